@@ -1,0 +1,67 @@
+/**
+ * The HTTP app. `createApp` wires routes to services and never listens: `main.ts` (or a test)
+ * decides where it runs.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Config, Logger } from '@cli-bridge/shared';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { requireAdmin } from './middleware/auth.js';
+import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
+import { adminKeyRoutes } from './routes/admin-keys.routes.js';
+import { generateRoutes } from './routes/generate.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import type { ApiServices } from './services/index.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  services: ApiServices;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's `x-request-id` when it is sane, else a fresh UUID. */
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.TRUST_PROXY);
+
+  app.use(
+    pinoHttp({
+      logger: logger.child({ component: 'http' }),
+      genReqId: (req, res) => {
+        const id = requestId(req);
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Bodies are never logged: they hold prompts.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/health' },
+    }),
+  );
+  app.use(helmet());
+  app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
+
+  app.use(healthRoutes(deps));
+  app.use(generateRoutes(deps));
+  app.use('/admin', requireAdmin(config.BRIDGE_ADMIN_KEY), adminKeyRoutes(deps));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}

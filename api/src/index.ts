@@ -1,0 +1,4 @@
+export * from './app.js';
+export * from './server.js';
+export * from './services/index.js';
+export * from './services/model-policy.js';

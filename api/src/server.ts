@@ -1,0 +1,118 @@
+/**
+ * Builds the API's clients and services from config and listens. Used by `main.ts` and by tests
+ * that run an API in-process. `close()` is idempotent and ordered: stop accepting → let requests
+ * finish (bounded) → close queue clients → close Redis.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import {
+  closeRedis,
+  coerceError,
+  createGenerateQueue,
+  createPricingStore,
+  createQueueEvents,
+  createRedis,
+  PROVIDERS,
+  redisKeys,
+  type Config,
+  type GenerateQueue,
+  type Logger,
+  type Provider,
+  type QueueEvents,
+} from '@cli-bridge/shared';
+import { createApp } from './app.js';
+import { createApiServices, type ApiServices } from './services/index.js';
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  services: ApiServices;
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+export async function startApiServer(config: Config, logger: Logger): Promise<ApiServer> {
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    role: 'producer',
+    name: 'api',
+    logger,
+  });
+  const subscribers: ReturnType<typeof createRedis>[] = [];
+  const queues = {} as Record<Provider, GenerateQueue>;
+  const queueEvents = {} as Record<Provider, QueueEvents>;
+  for (const p of PROVIDERS) {
+    queues[p] = createGenerateQueue(p, {
+      connection: redis,
+      prefix: keys.prefix,
+      config,
+    });
+    queues[p].on('error', (err) =>
+      logger.warn({ err: coerceError(err).message, provider: p }, 'queue error'),
+    );
+    const sub = createRedis({
+      url: config.REDIS_URL,
+      role: 'subscriber',
+      name: `api-events-${p}`,
+      logger,
+    });
+    subscribers.push(sub);
+    queueEvents[p] = createQueueEvents(p, {
+      connection: sub,
+      prefix: keys.prefix,
+    });
+    queueEvents[p].on('error', (err) =>
+      logger.warn({ err: coerceError(err).message, provider: p }, 'queue events error'),
+    );
+  }
+  const pricing = createPricingStore({
+    file: config.CODEX_PRICING_FILE,
+    logger,
+  });
+  const services = createApiServices({
+    config,
+    logger,
+    redis,
+    keys,
+    queues,
+    queueEvents,
+    pricing,
+  });
+  const app = createApp({ config, logger, services });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  // Sync waits can be long; the server's own timeouts must not cut them short.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url }, 'api listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (opts: { graceMs?: number } = {}) =>
+    (closing ??= (async () => {
+      const graceMs = opts.graceMs ?? config.SHUTDOWN_TIMEOUT_MS;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      for (const p of PROVIDERS) {
+        for (const c of [queueEvents[p], queues[p]]) {
+          try {
+            await c.close();
+          } catch (err) {
+            logger.warn({ err: coerceError(err).message }, 'close failed');
+          }
+        }
+      }
+      for (const c of [...subscribers, redis]) await closeRedis(c);
+    })());
+
+  return { url, port, services, close };
+}

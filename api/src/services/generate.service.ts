@@ -1,0 +1,146 @@
+/**
+ * Submitting generate jobs and waiting for them. Framework-neutral: takes plain values, returns
+ * plain values, throws BridgeError.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  BridgeError,
+  decodeFailure,
+  GENERATE_JOB_NAME,
+  generateResultSchema,
+  toGenerateResponse,
+  type Config,
+  type GenerateJob,
+  type GenerateQueue,
+  type GenerateRequest,
+  type GenerateResponse,
+  type Logger,
+  type PricingStore,
+  type Provider,
+  type QueueEvents,
+  type WorkerRegistry,
+} from '@cli-bridge/shared';
+import { resolveModel } from './model-policy.js';
+
+export interface GenerateServiceDeps {
+  config: Config;
+  logger: Logger;
+  queues: Record<Provider, GenerateQueue>;
+  queueEvents: Record<Provider, QueueEvents>;
+  registry: WorkerRegistry;
+  pricing: PricingStore;
+}
+
+export interface SubmitInput {
+  provider: Provider;
+  request: GenerateRequest;
+  keyName: string;
+  requestId?: string;
+}
+
+export function createGenerateService(deps: GenerateServiceDeps) {
+  const { config } = deps;
+
+  /** 503 when no live worker serves the provider; 429 while its subscription is exhausted. */
+  async function assertServable(provider: Provider): Promise<void> {
+    const live = await deps.registry.liveProviders();
+    if (live[provider] === 0) {
+      throw new BridgeError('unavailable', `No worker is serving ${provider} right now`, { retryAfterS: 10 });
+    }
+    const heldMs = await deps.queues[provider].getRateLimitTtl();
+    if (heldMs > 0) {
+      throw new BridgeError(
+        'provider_exhausted',
+        `The ${provider} subscription's usage limit is reached; jobs resume when it resets`,
+        {
+          retryAfterS: Math.ceil(heldMs / 1000),
+        },
+      );
+    }
+  }
+
+  async function submit(input: SubmitInput): Promise<GenerateJob> {
+    const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
+    return deps.queues[input.provider].add(
+      GENERATE_JOB_NAME,
+      {
+        v: 1,
+        provider: input.provider,
+        keyName: input.keyName,
+        systemPrompt: input.request.systemPrompt,
+        userPrompt: input.request.userPrompt,
+        model,
+        stream: input.request.stream ?? false,
+        requestId: input.requestId,
+        submittedAt: Date.now(),
+      },
+      { jobId: randomUUID() },
+    );
+  }
+
+  /**
+   * Waits for the job's outcome. Past `timeoutMs` → 504 `timeout` carrying the job id (the job
+   * keeps running and can be polled).
+   */
+  async function waitForResult(
+    provider: Provider,
+    job: GenerateJob,
+    timeoutMs: number,
+  ): Promise<GenerateResponse> {
+    const jobId = job.id!;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BridgeError(
+              'timeout',
+              `The job did not finish within ${timeoutMs} ms; poll GET /jobs/${jobId} for its result`,
+              {
+                details: { job_id: jobId },
+              },
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    // BullMQ's own ttl, a little later than ours, removes its listeners if nothing arrives.
+    const finished = job.waitUntilFinished(deps.queueEvents[provider], timeoutMs + 1_000);
+    finished.catch(() => {});
+    try {
+      const value = await Promise.race([finished, timedOut]);
+      const parsed = generateResultSchema.safeParse(value);
+      if (!parsed.success) {
+        throw new BridgeError('provider_error', 'The worker returned a malformed result', {
+          details: { job_id: jobId },
+        });
+      }
+      return toGenerateResponse(parsed.data, jobId);
+    } catch (err) {
+      if (err instanceof BridgeError) throw err;
+      const { type, message } = decodeFailure(err instanceof Error ? err.message : String(err));
+      throw new BridgeError(type, message, {
+        details: { job_id: jobId },
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Removes a job nobody waits for any more, if no worker has taken it yet. */
+  async function abandon(provider: Provider, jobId: string): Promise<boolean> {
+    try {
+      const state = await deps.queues[provider].getJobState(jobId);
+      if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+      return (await deps.queues[provider].remove(jobId)) === 1;
+    } catch (err) {
+      deps.logger.warn({ jobId, err: (err as Error).message }, 'could not remove abandoned job');
+      return false;
+    }
+  }
+
+  return { assertServable, submit, waitForResult, abandon };
+}
+
+export type GenerateService = ReturnType<typeof createGenerateService>;

@@ -1,0 +1,155 @@
+/**
+ * `npm start`: the all-in-one mode for a single box. Makes sure a Redis answers (starting a
+ * private one under DATA_DIR if none does and `redis-server` is on PATH), makes sure there is an
+ * admin key, then runs the API and one worker as child processes (the same entry points as a
+ * scaled deployment) and stops them in order on SIGTERM/SIGINT.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, createLogger, loadConfig, resolveBin } from '@cli-bridge/shared';
+import { ensureAdminKey } from './admin-key.js';
+import { redisAnswers, waitForRedis } from './redis-probe.js';
+
+/** Exit code of a worker that found no CLI to serve (EX_CONFIG): the API stays up without it. */
+export const NO_CLI_EXIT_CODE = 78;
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'launcher' });
+  const dataDir = resolve(config.DATA_DIR);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const children: { name: string; proc: ChildProcess }[] = [];
+  let stopping = false;
+
+  // 1. Redis
+  const url = new URL(config.REDIS_URL);
+  const host = url.hostname || '127.0.0.1';
+  const port = Number(url.port || 6379);
+  if (!(await redisAnswers(host, port))) {
+    const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
+    const redisBin = resolveBin('redis-server', process.env.PATH);
+    if (!local || !config.START_REDIS || !redisBin) {
+      process.stderr.write(
+        `Nothing answers at ${url.host}: start Redis there, point REDIS_URL at one, or install redis-server (apt-get install redis-server) so npm start can run a private one.\n`,
+      );
+      process.exit(1);
+    }
+    const redisDir = join(dataDir, 'redis');
+    mkdirSync(redisDir, { recursive: true, mode: 0o700 });
+    const proc = spawn(
+      redisBin,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        redisDir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--maxmemory-policy',
+        'noeviction',
+        '--save',
+        '',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    children.push({ name: 'redis', proc });
+    if (!(await waitForRedis('127.0.0.1', port, 10_000))) {
+      process.stderr.write(`redis-server did not start on port ${port}\n`);
+      proc.kill('SIGKILL');
+      process.exit(1);
+    }
+    logger.info({ port, dir: redisDir }, 'started a private redis-server (AOF on)');
+  }
+
+  // 2. Admin key
+  if (!config.BRIDGE_ADMIN_KEY) {
+    const { key, file, created } = ensureAdminKey(dataDir);
+    env.BRIDGE_ADMIN_KEY = key;
+    logger.info(
+      { file },
+      created
+        ? 'generated an admin key; it is stored in this file'
+        : 'using the admin key stored in this file',
+    );
+  }
+
+  // 3. API and worker
+  const run = (name: string, script: string) => {
+    const proc = spawn(process.execPath, [join(root, script)], {
+      env,
+      stdio: 'inherit',
+    });
+    children.push({ name, proc });
+    proc.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (name === 'worker' && code === NO_CLI_EXIT_CODE) {
+        logger.warn(
+          'no worker: no CLI was found (install claude or codex, or set CLAUDE_BIN / CODEX_BIN); the API answers 503 for generate requests',
+        );
+        return;
+      }
+      logger.error({ child: name, code, signal }, 'child exited; stopping');
+      void stop(1);
+    });
+  };
+  run('api', 'api/dist/main.js');
+  run('worker', 'worker/dist/main.js');
+
+  // 4. Ordered stop: API and worker first, Redis last (it writes its AOF on SIGTERM).
+  const exited = (proc: ChildProcess) =>
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => proc.once('exit', () => r()));
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    const deadline = setTimeout(
+      () => {
+        for (const c of children) c.proc.kill('SIGKILL');
+        process.exit(1);
+      },
+      config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 10_000,
+    );
+    deadline.unref();
+    const apps = children.filter((c) => c.name !== 'redis');
+    for (const c of apps) c.proc.kill('SIGTERM');
+    await Promise.all(apps.map((c) => exited(c.proc)));
+    for (const c of children.filter((c) => c.name === 'redis')) {
+      c.proc.kill('SIGTERM');
+      await exited(c.proc);
+    }
+    process.exit(code);
+  };
+  let signals = 0;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (++signals > 1) {
+        for (const c of children) c.proc.kill('SIGKILL');
+        process.exit(1);
+      }
+      void stop(0);
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cli-bridge failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,205 @@
+/**
+ * The one configuration schema. Every process parses `process.env` exactly once, in its `main.ts`,
+ * with `loadConfig()`; everything else receives the parsed `Config`. `.env.example` mirrors this
+ * file line by line (a test keeps them in step).
+ */
+import { z } from 'zod';
+import { PROVIDERS, type Provider } from './providers.js';
+
+const int = (name: string, min: number, max: number, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer ${min}-${max}`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const str = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? def : v.trim()));
+
+/** Comma-separated list; blank entries dropped. */
+const list = (def: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined || v.trim() === ''
+        ? def
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
+
+const bool = (name: string, def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const s = v.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+      if (['0', 'false', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must be true or false`,
+      });
+      return z.NEVER;
+    });
+
+const providers = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined; // auto-detect from PATH
+    const names = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const n of names) {
+      if (!(PROVIDERS as readonly string[]).includes(n)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `WORKER_PROVIDERS must list only ${PROVIDERS.join(', ')} (got "${n}")`,
+        });
+        return z.NEVER;
+      }
+    }
+    return [...new Set(names)] as Provider[];
+  });
+
+const MAX_MS = 2_147_483_647; // setTimeout's ceiling
+
+const baseSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .default('info'),
+
+  // HTTP
+  PORT: int('PORT', 0, 65535, 3456), // 0 = any free port
+  HOST: str('127.0.0.1'),
+  BRIDGE_ADMIN_KEY: z.string().optional(),
+  DATA_DIR: str('./data'),
+  CORS_ORIGINS: list([]),
+  TRUST_PROXY: int('TRUST_PROXY', 0, 10, 0),
+  BODY_LIMIT_BYTES: int('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024, 8 * 1024 * 1024),
+  RATE_LIMIT_WINDOW_MS: int('RATE_LIMIT_WINDOW_MS', 1000, MAX_MS, 60_000),
+  RATE_LIMIT_MAX_REQUESTS: int('RATE_LIMIT_MAX_REQUESTS', 0, 1_000_000, 30),
+  SYNC_WAIT_TIMEOUT_MS: int('SYNC_WAIT_TIMEOUT_MS', 100, MAX_MS, 240_000),
+
+  // Redis
+  REDIS_URL: str('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? 'bridge' : v.trim()))
+    .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9_.-]')),
+
+  // Jobs
+  JOB_RESULT_TTL_S: int('JOB_RESULT_TTL_S', 60, 30 * 86_400, 86_400),
+  JOB_RETENTION_COUNT: int('JOB_RETENTION_COUNT', 10, 1_000_000, 10_000),
+  JOB_ATTEMPTS: int('JOB_ATTEMPTS', 1, 20, 3),
+  JOB_BACKOFF_MS: int('JOB_BACKOFF_MS', 0, MAX_MS, 2_000),
+
+  // Worker
+  WORKER_PROVIDERS: providers,
+  WORKER_CONCURRENCY_CLAUDE: int('WORKER_CONCURRENCY_CLAUDE', 1, 256, 2),
+  WORKER_CONCURRENCY_CODEX: int('WORKER_CONCURRENCY_CODEX', 1, 256, 2),
+  WORKER_HEARTBEAT_MS: int('WORKER_HEARTBEAT_MS', 500, 600_000, 5_000),
+  SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 0, MAX_MS, 30_000),
+  KILL_GRACE_MS: int('KILL_GRACE_MS', 0, 600_000, 5_000),
+  CLI_ENV_PASSTHROUGH: list([]),
+
+  // Claude
+  CLAUDE_BIN: str('claude'),
+  CLAUDE_DEFAULT_MODEL: str('sonnet'),
+  CLAUDE_MODELS: list(['sonnet', 'opus', 'haiku', 'claude-*']),
+  CLAUDE_TIMEOUT_MS: int('CLAUDE_TIMEOUT_MS', 1000, MAX_MS, 120_000),
+  CLAUDE_MAX_BUFFER_BYTES: int('CLAUDE_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
+  CLAUDE_CODE_MAX_RETRIES: int('CLAUDE_CODE_MAX_RETRIES', 0, 20, 2),
+
+  // Codex
+  CODEX_BIN: str('codex'),
+  CODEX_DEFAULT_MODEL: str('gpt-5-codex'),
+  CODEX_MODELS: list(['gpt-*', 'codex-*', 'o3*', 'o4*']),
+  CODEX_TIMEOUT_MS: int('CODEX_TIMEOUT_MS', 1000, MAX_MS, 180_000),
+  CODEX_MAX_BUFFER_BYTES: int('CODEX_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
+
+  // Start-up (npm start)
+  START_REDIS: bool('START_REDIS', true),
+  USAGE_LIMIT_COOLDOWN_MS: int('USAGE_LIMIT_COOLDOWN_MS', 1000, MAX_MS, 900_000),
+  CODEX_PRICING_FILE: str('./codex-pricing.json'),
+});
+
+/** Every variable the bridge itself reads. */
+export const CONFIG_KEYS = Object.keys(baseSchema.shape);
+
+export const configSchema = baseSchema.superRefine((c, ctx) => {
+  if (c.NODE_ENV === 'production' && (!c.BRIDGE_ADMIN_KEY || c.BRIDGE_ADMIN_KEY.length < 16)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BRIDGE_ADMIN_KEY'],
+      message: 'BRIDGE_ADMIN_KEY is required in production (at least 16 characters)',
+    });
+  }
+  if (c.BRIDGE_ADMIN_KEY !== undefined && c.BRIDGE_ADMIN_KEY.length < 16) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BRIDGE_ADMIN_KEY'],
+      message: 'BRIDGE_ADMIN_KEY must be at least 16 characters',
+    });
+  }
+  for (const [name, value] of [
+    ['CLAUDE_DEFAULT_MODEL', c.CLAUDE_DEFAULT_MODEL],
+    ['CODEX_DEFAULT_MODEL', c.CODEX_DEFAULT_MODEL],
+  ] as const) {
+    if (!MODEL_NAME.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${name} is not a valid model name`,
+      });
+    }
+  }
+});
+
+export type Config = z.output<typeof configSchema>;
+
+/** What a model name may look like: never a flag, never whitespace or shell syntax. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:[\]/-]{0,127}$/;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/**
+ * Parses the environment. Throws `ConfigError` whose message names every bad variable.
+ * @param env usually `process.env`; tests pass their own object.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    // Our own messages already name the variable; zod's built-in ones (enums) do not.
+    const name = i.path.join('.');
+    return i.message.includes(name) ? i.message : `${name}: ${i.message}`;
+  });
+  throw new ConfigError(problems);
+}

@@ -1,0 +1,90 @@
+/**
+ * Typed errors. Anything thrown inside the bridge that a client should see is a `BridgeError`;
+ * one builder (`errorBody`) turns it into the JSON envelope of DESIGN.md section 2, so no handler
+ * writes an error body by hand. Anything else is coerced to a 500 that reveals nothing.
+ */
+
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  limit_exceeded: 429,
+  provider_exhausted: 429,
+  internal_error: 500,
+  provider_error: 502,
+  unavailable: 503,
+  timeout: 504,
+} as const;
+
+export type ErrorType = keyof typeof ERROR_STATUS;
+
+export function isErrorType(v: unknown): v is ErrorType {
+  return typeof v === 'string' && Object.hasOwn(ERROR_STATUS, v);
+}
+
+export interface BridgeErrorOptions {
+  /** Extra fields merged into the `error` object of the body (e.g. `job_id`, `field`). */
+  details?: Record<string, unknown>;
+  /** Seconds; sent as the `Retry-After` header. */
+  retryAfterS?: number;
+  cause?: unknown;
+}
+
+export class BridgeError extends Error {
+  override name = 'BridgeError';
+  readonly status: number;
+  readonly details: Record<string, unknown>;
+  readonly retryAfterS: number | undefined;
+
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    opts: BridgeErrorOptions = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.status = ERROR_STATUS[type];
+    this.details = opts.details ?? {};
+    this.retryAfterS = opts.retryAfterS;
+  }
+}
+
+export interface ErrorBody {
+  error: { type: ErrorType; message: string; [k: string]: unknown };
+}
+
+export function errorBody(err: BridgeError): ErrorBody {
+  return { error: { ...err.details, type: err.type, message: err.message } };
+}
+
+/** Anything caught → an Error (graphile-worker's coerceError). */
+export function coerceError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  return new Error(typeof err === 'string' ? err : JSON.stringify(err));
+}
+
+/** Anything caught → a BridgeError; unknown errors become an opaque 500. */
+export function toBridgeError(err: unknown): BridgeError {
+  if (err instanceof BridgeError) return err;
+  if (isRedisUnavailable(err)) {
+    return new BridgeError('unavailable', 'The bridge cannot reach Redis; try again shortly', {
+      cause: err,
+      retryAfterS: 5,
+    });
+  }
+  return new BridgeError('internal_error', 'Internal error', { cause: err });
+}
+
+/** ioredis's ways of saying the server is unreachable (fail-fast producer connections). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Redis is unavailable/.test(
+      err.message,
+    )
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * The only module that imports BullMQ. Queue names, default job options and the factories for
+ * queues, queue events and workers live here so the API and worker agree on them.
+ */
+import {
+  Job,
+  Queue,
+  QueueEvents,
+  UnrecoverableError,
+  WaitingError,
+  Worker,
+  type JobsOptions,
+  type Processor,
+} from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { GenerateJobData, GenerateResult } from './jobs.js';
+import type { Provider } from './providers.js';
+
+export { Job, UnrecoverableError, WaitingError, Worker };
+
+export type GenerateJob = Job<GenerateJobData, GenerateResult>;
+export type GenerateQueue = Queue<GenerateJobData, GenerateResult>;
+export type GenerateWorker = Worker<GenerateJobData, GenerateResult>;
+export type GenerateProcessor = Processor<GenerateJobData, GenerateResult>;
+export type { QueueEvents };
+
+/** One queue per provider, named after it. */
+export function queueName(provider: Provider): string {
+  return provider;
+}
+
+export const GENERATE_JOB_NAME = 'generate';
+
+/** Retention and retry defaults for every generate job. */
+export function defaultJobOptions(config: Config): JobsOptions {
+  const retention = {
+    age: config.JOB_RESULT_TTL_S,
+    count: config.JOB_RETENTION_COUNT,
+  };
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    removeOnComplete: retention,
+    removeOnFail: retention,
+  };
+}
+
+export interface QueueDeps {
+  connection: Redis;
+  prefix: string;
+}
+
+export function createGenerateQueue(provider: Provider, deps: QueueDeps & { config: Config }): GenerateQueue {
+  return new Queue<GenerateJobData, GenerateResult>(queueName(provider), {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    defaultJobOptions: defaultJobOptions(deps.config),
+  });
+}
+
+/** QueueEvents needs a blocking connection of its own (role `subscriber`). */
+export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEvents {
+  return new QueueEvents(queueName(provider), {
+    connection: deps.connection,
+    prefix: deps.prefix,
+  });
+}
+
+export interface WorkerOptions extends QueueDeps {
+  concurrency: number;
+  /** How long a job's lock lives without renewal before another worker may take it (ms). */
+  lockDurationMs?: number;
+  /** How often to look for stalled jobs (ms). */
+  stalledIntervalMs?: number;
+}
+
+export function createGenerateWorker(
+  provider: Provider,
+  processor: GenerateProcessor,
+  opts: WorkerOptions,
+): GenerateWorker {
+  return new Worker<GenerateJobData, GenerateResult>(queueName(provider), processor, {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    lockDuration: opts.lockDurationMs ?? 30_000,
+    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    // A job whose worker died twice is failed clearly rather than retried forever.
+    maxStalledCount: 1,
+    autorun: false,
+  });
+}

@@ -1,0 +1,47 @@
+import type { Logger } from './logger.js';
+
+export interface ShutdownOptions {
+  logger: Logger;
+  /** Deadline for `close` (ms); past it the process exits with code 1. */
+  timeoutMs: number;
+  /** Ordered, idempotent cleanup (e.g. stop intake, drain, close connections). */
+  close: () => Promise<void>;
+  exit?: (code: number) => void;
+}
+
+/**
+ * SIGTERM/SIGINT run `close` once, bounded by a deadline; a second signal forces exit.
+ * Returns the function that triggers the same shutdown (for fatal errors).
+ */
+export function handleShutdownSignals(opts: ShutdownOptions): (why: string) => void {
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  let shuttingDown = false;
+  const shutdown = (why: string) => {
+    if (shuttingDown) {
+      opts.logger.warn({ why }, 'second signal: exiting now');
+      exit(1);
+      return;
+    }
+    shuttingDown = true;
+    opts.logger.info({ why, timeoutMs: opts.timeoutMs }, 'shutting down');
+    const deadline = setTimeout(() => {
+      opts.logger.error('shutdown deadline passed: exiting');
+      exit(1);
+    }, opts.timeoutMs);
+    deadline.unref();
+    opts
+      .close()
+      .then(() => {
+        clearTimeout(deadline);
+        opts.logger.info('shutdown complete');
+        exit(0);
+      })
+      .catch((err: unknown) => {
+        opts.logger.error({ err }, 'shutdown failed');
+        exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  return shutdown;
+}

@@ -1,0 +1,75 @@
+/**
+ * Live workers, as seen through their heartbeats. Each worker writes its record with a TTL of
+ * `HEARTBEAT_TTL_FACTOR` × its interval; a worker that stops beating drops out on its own.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { PROVIDERS, type Provider } from './providers.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export const HEARTBEAT_TTL_FACTOR = 3;
+
+export const workerInfoSchema = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  providers: z.array(z.enum(PROVIDERS)),
+  concurrency: z.record(z.string(), z.number().int()),
+  /** Jobs running now. */
+  active: z.number().int().nonnegative(),
+  /** `--version` output of each CLI, or null when it could not be read. */
+  cliVersions: z.record(z.string(), z.string().nullable()),
+  startedAt: z.number().int(),
+  lastBeat: z.number().int(),
+});
+export type WorkerInfo = z.infer<typeof workerInfoSchema>;
+
+export interface WorkerRegistryDeps {
+  redis: Redis;
+  keys: RedisKeys;
+  /** The workers' heartbeat interval (ms); records live `HEARTBEAT_TTL_FACTOR` times as long. */
+  heartbeatMs: number;
+}
+
+export function createWorkerRegistry(deps: WorkerRegistryDeps) {
+  const { redis, keys } = deps;
+  const ttlMs = deps.heartbeatMs * HEARTBEAT_TTL_FACTOR;
+
+  async function beat(info: WorkerInfo): Promise<void> {
+    await redis
+      .multi()
+      .set(keys.worker(info.id), JSON.stringify(info), 'PX', ttlMs)
+      .zadd(keys.workers, info.lastBeat, info.id)
+      .exec();
+  }
+
+  async function remove(id: string): Promise<void> {
+    await redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec();
+  }
+
+  /** Workers whose last beat is recent enough; stale entries are pruned on the way. */
+  async function list(now = Date.now()): Promise<WorkerInfo[]> {
+    await redis.zremrangebyscore(keys.workers, '-inf', now - ttlMs);
+    const ids = await redis.zrange(keys.workers, 0, -1);
+    if (ids.length === 0) return [];
+    const raw = await redis.mget(ids.map((id) => keys.worker(id)));
+    const out: WorkerInfo[] = [];
+    for (const r of raw) {
+      if (r === null) continue;
+      const parsed = workerInfoSchema.safeParse(JSON.parse(r));
+      if (parsed.success) out.push(parsed.data);
+    }
+    return out;
+  }
+
+  /** Number of live workers serving each provider. */
+  async function liveProviders(): Promise<Record<Provider, number>> {
+    const counts = Object.fromEntries(PROVIDERS.map((p) => [p, 0])) as Record<Provider, number>;
+    for (const w of await list()) for (const p of w.providers) counts[p] += 1;
+    return counts;
+  }
+
+  return { beat, remove, list, liveProviders };
+}
+
+export type WorkerRegistry = ReturnType<typeof createWorkerRegistry>;

@@ -1,0 +1,49 @@
+/**
+ * Test configuration: a unique Redis prefix per test file (so files run in parallel on one
+ * server), fake CLIs, fast heartbeats, quiet logs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadConfig, type Config } from '@cli-bridge/shared';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FAKE_CLAUDE = join(ROOT, 'tests/fixtures/bin/claude.mjs');
+export const FAKE_CODEX = join(ROOT, 'tests/fixtures/bin/codex.mjs');
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+export function uniquePrefix(name: string): string {
+  return `test-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+export function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `cb-${name}-`));
+}
+
+/** Environment for bridge processes under test (string values, as in process.env). */
+export function testEnv(prefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    BRIDGE_ADMIN_KEY: ADMIN_KEY,
+    CLAUDE_BIN: FAKE_CLAUDE,
+    CODEX_BIN: FAKE_CODEX,
+    CODEX_PRICING_FILE: join(ROOT, 'codex-pricing.json'),
+    WORKER_HEARTBEAT_MS: '500',
+    KILL_GRACE_MS: '500',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    JOB_BACKOFF_MS: '50',
+    CLI_ENV_PASSTHROUGH: 'FAKE_CLI_RECORD_DIR,FAKE_CLI_MODE',
+    ...overrides,
+  };
+}
+
+export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(prefix, overrides));
+}

@@ -1,0 +1,47 @@
+/** Reading what the fake CLIs recorded (see tests/fixtures/README.md). */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface FakeRecord {
+  provider: 'claude' | 'codex';
+  argv: string[];
+  cwd: string;
+  cwdEntriesAtStart: string[];
+  env: Record<string, string>;
+  stdin: string;
+  systemPrompt: string | null;
+  systemPromptFileMode: string | null;
+  pid: number;
+  pgid: number;
+  grandchildPid: number | null;
+  mode: string;
+  startedAt: number;
+  endedAt?: number;
+}
+
+export function readRecords(dir: string): FakeRecord[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as FakeRecord)
+    .sort((a, b) => a.startedAt - b.startedAt);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (no fixed sleeps). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * One worker process: a BullMQ Worker per provider it serves, a heartbeat in the registry, and an
+ * ordered shutdown (stop taking jobs → let running ones finish → past the drain deadline kill
+ * the CLIs and hand their jobs back to the queue).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createGenerateQueue,
+  createGenerateWorker,
+  createWorkerRegistry,
+  coerceError,
+  type Config,
+  type GenerateQueue,
+  type GenerateWorker,
+  type Logger,
+  type Provider,
+  type RedisKeys,
+} from '@cli-bridge/shared';
+import type { Redis } from 'ioredis';
+import type { CliAdapter } from './cli/adapter.js';
+import { createGenerateProcessor, SHUTDOWN_REASON } from './generate.processor.js';
+
+export interface BridgeWorkerDeps {
+  config: Config;
+  logger: Logger;
+  /** Blocking-capable connection (role `worker`) shared by this process's BullMQ workers. */
+  workerRedis: Redis;
+  /** Fail-fast connection (role `producer`) for heartbeats and queue holds. */
+  redis: Redis;
+  keys: RedisKeys;
+  adapters: Partial<Record<Provider, CliAdapter>>;
+  cliVersions: Record<string, string | null>;
+  baseEnv: Record<string, string | undefined>;
+  hostname: string;
+  tmpRoot?: string;
+}
+
+export interface BridgeWorker {
+  readonly id: string;
+  readonly providers: Provider[];
+  start(): Promise<void>;
+  /** Idempotent. Running jobs get `drainMs` to finish before their CLIs are killed. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
+  const { config } = deps;
+  const id = `${deps.hostname}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const log = deps.logger.child({ component: 'worker', workerId: id });
+  const providers = Object.keys(deps.adapters) as Provider[];
+  const registry = createWorkerRegistry({
+    redis: deps.redis,
+    keys: deps.keys,
+    heartbeatMs: config.WORKER_HEARTBEAT_MS,
+  });
+  const startedAt = Date.now();
+  let active = 0;
+
+  const queues = new Map<Provider, GenerateQueue>();
+  const queueFor = (p: Provider) => {
+    let q = queues.get(p);
+    if (!q) {
+      q = createGenerateQueue(p, {
+        connection: deps.redis,
+        prefix: deps.keys.prefix,
+        config,
+      });
+      q.on('error', (err) => log.warn({ err: coerceError(err).message }, 'queue error'));
+      queues.set(p, q);
+    }
+    return q;
+  };
+
+  const processor = createGenerateProcessor({
+    adapters: deps.adapters,
+    config,
+    baseEnv: deps.baseEnv,
+    logger: log,
+    tmpRoot: deps.tmpRoot,
+    holdQueue: (p, ms) => queueFor(p).rateLimit(ms),
+  });
+  const counted: typeof processor = async (job, token, signal) => {
+    active++;
+    try {
+      return await processor(job, token, signal);
+    } finally {
+      active--;
+    }
+  };
+
+  const concurrency = (p: Provider) =>
+    p === 'claude' ? config.WORKER_CONCURRENCY_CLAUDE : config.WORKER_CONCURRENCY_CODEX;
+  const workers: GenerateWorker[] = providers.map((p) => {
+    const w = createGenerateWorker(p, counted, {
+      connection: deps.workerRedis,
+      prefix: deps.keys.prefix,
+      concurrency: concurrency(p),
+    });
+    w.on('error', (err) => log.warn({ err: coerceError(err).message, provider: p }, 'worker error'));
+    w.on('failed', (job, err) => log.debug({ jobId: job?.id, err: err.message }, 'job failed'));
+    return w;
+  });
+
+  const beat = async () => {
+    try {
+      await registry.beat({
+        id,
+        host: deps.hostname,
+        pid: process.pid,
+        providers,
+        concurrency: Object.fromEntries(providers.map((p) => [p, concurrency(p)])),
+        active,
+        cliVersions: deps.cliVersions,
+        startedAt,
+        lastBeat: Date.now(),
+      });
+    } catch (err) {
+      log.warn({ err: coerceError(err).message }, 'heartbeat failed');
+    }
+  };
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  let closing: Promise<void> | undefined;
+  async function close(opts: { drainMs?: number } = {}): Promise<void> {
+    closing ??= (async () => {
+      clearInterval(heartbeat);
+      const drainMs = opts.drainMs ?? config.SHUTDOWN_TIMEOUT_MS;
+      log.info({ active, drainMs }, 'worker closing');
+      const closed = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), drainMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        log.warn({ active }, 'drain deadline passed: stopping running CLIs and handing their jobs back');
+        for (const w of workers) w.cancelAllJobs(SHUTDOWN_REASON);
+        await closed;
+      }
+      // Each cleanup on its own, so one failure does not skip the rest.
+      try {
+        await registry.remove(id);
+      } catch (err) {
+        log.warn({ err: coerceError(err).message }, 'could not remove heartbeat');
+      }
+      for (const q of queues.values()) {
+        try {
+          await q.close();
+        } catch (err) {
+          log.warn({ err: coerceError(err).message }, 'queue close failed');
+        }
+      }
+      log.info('worker closed');
+    })();
+    return closing;
+  }
+
+  return {
+    id,
+    providers,
+    async start() {
+      for (const w of workers) {
+        w.run().catch((err: unknown) => log.error({ err: coerceError(err).message }, 'worker stopped'));
+      }
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      await beat();
+      heartbeat = setInterval(() => void beat(), config.WORKER_HEARTBEAT_MS);
+      heartbeat.unref();
+      log.info({ providers, cliVersions: deps.cliVersions }, 'worker started');
+    },
+    close,
+  };
+}

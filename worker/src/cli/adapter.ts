@@ -1,0 +1,29 @@
+import type { GenerateJobData, GenerateResult, Provider } from '@cli-bridge/shared';
+import type { CliRun } from './run-cli.js';
+
+export interface CliInvocation {
+  bin: string;
+  args: string[];
+  stdin: string;
+  /** Provider settings added to the minimal environment. */
+  env: Record<string, string>;
+  timeoutMs: number;
+  maxBufferBytes: number;
+}
+
+export interface JobDirs {
+  /** The CLI's cwd: fresh and empty. */
+  workDir: string;
+  /** Private to the bridge (0700), beside workDir: the system prompt file goes here. */
+  privateDir: string;
+}
+
+/** How one CLI is run and read. Parsers throw `CliFailure` for anything but a good answer. */
+export interface CliAdapter {
+  readonly provider: Provider;
+  readonly bin: string;
+  prepare(data: GenerateJobData, dirs: JobDirs): Promise<CliInvocation>;
+  parse(run: CliRun, data: GenerateJobData): GenerateResult;
+  /** Streaming: the text delta carried by one stdout line, if any. */
+  textDelta?(line: string): string | undefined;
+}

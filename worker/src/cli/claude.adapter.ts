@@ -1,0 +1,184 @@
+/**
+ * Claude Code as an answering model: print mode, no tools, no settings or MCP servers from disk,
+ * no transcript. The user prompt goes on stdin, the system prompt in a 0600 file.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  usdToMicros,
+  ZERO_USAGE,
+  type GenerateJobData,
+  type GenerateResult,
+  type Usage,
+} from '@cli-bridge/shared';
+import type { CliAdapter, JobDirs } from './adapter.js';
+import { CliFailure } from './cli-failure.js';
+import { isUsageLimitMessage, parseResetTime } from './reset-time.js';
+import { runFailure, stderrTail } from './run-failure.js';
+import type { CliRun } from './run-cli.js';
+
+export interface ClaudeAdapterOptions {
+  bin: string;
+  timeoutMs: number;
+  maxBufferBytes: number;
+  /** CLAUDE_CODE_MAX_RETRIES for the CLI's own API retries. */
+  maxRetries: number;
+  now?: () => number;
+}
+
+export function claudeArgs(
+  data: Pick<GenerateJobData, 'model' | 'stream'>,
+  systemPromptFile: string,
+): string[] {
+  const format = data.stream
+    ? ['--output-format', 'stream-json', '--verbose', '--include-partial-messages']
+    : ['--output-format', 'json'];
+  return [
+    '-p',
+    ...format,
+    '--model',
+    data.model,
+    '--system-prompt-file',
+    systemPromptFile,
+    // Only an empty tool list stops every tool; permission modes still let read-only tools run.
+    '--tools',
+    '',
+    '--strict-mcp-config',
+    '--setting-sources',
+    '',
+    '--no-session-persistence',
+  ];
+}
+
+interface ClaudeResultLine {
+  type: 'result';
+  subtype?: string;
+  is_error?: boolean;
+  api_error_status?: number | null;
+  result?: string;
+  errors?: string[];
+  total_cost_usd?: number;
+  usage?: Partial<Usage>;
+  modelUsage?: Record<string, unknown>;
+}
+
+function findResult(stdout: string): ClaudeResultLine | undefined {
+  const lines = stdout.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (!line.startsWith('{')) continue;
+    try {
+      const obj = JSON.parse(line) as { type?: unknown };
+      if (obj && obj.type === 'result') return obj as ClaudeResultLine;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
+}
+
+function toUsage(u: Partial<Usage> | undefined): Usage {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : 0);
+  if (!u) return { ...ZERO_USAGE };
+  return {
+    input_tokens: n(u.input_tokens),
+    output_tokens: n(u.output_tokens),
+    cache_creation_input_tokens: n(u.cache_creation_input_tokens),
+    cache_read_input_tokens: n(u.cache_read_input_tokens),
+  };
+}
+
+/** Turns a finished run into a result, or throws `CliFailure`. Exported for unit tests. */
+export function parseClaudeRun(
+  run: CliRun,
+  data: Pick<GenerateJobData, 'model'>,
+  limits: { timeoutMs: number; maxBufferBytes: number },
+  now: number,
+): GenerateResult {
+  const early = runFailure(run, 'claude', limits);
+  if (early) throw early;
+
+  const res = findResult(run.stdout);
+  if (!res) {
+    const why = run.exitCode === 0 ? 'unparsable output' : `exit code ${run.exitCode ?? run.exitSignal}`;
+    const tail = stderrTail(run.stderr) || run.stdout.trim().slice(0, 200);
+    throw new CliFailure('fatal', `claude failed (${why})${tail ? `: ${tail}` : ''}`);
+  }
+
+  const usage = toUsage(res.usage);
+  const costMicros = usdToMicros(typeof res.total_cost_usd === 'number' ? res.total_cost_usd : 0);
+  if (res.is_error === true || run.exitCode !== 0) {
+    const message =
+      (typeof res.result === 'string' && res.result) ||
+      res.errors?.join('; ') ||
+      `claude reported an error (${res.subtype ?? 'unknown'})`;
+    const status = res.api_error_status ?? undefined;
+    const spent = { usage, costMicros };
+    if (status === 429 && isUsageLimitMessage(message)) {
+      throw new CliFailure('usage_limit', message, {
+        ...spent,
+        type: 'provider_exhausted',
+        resetAt: parseResetTime(message, now),
+      });
+    }
+    if (status === 429 || status === 529 || (status !== undefined && status >= 500)) {
+      throw new CliFailure('transient', message, spent);
+    }
+    throw new CliFailure('fatal', message, spent);
+  }
+
+  const models = Object.keys(res.modelUsage ?? {});
+  return {
+    text: typeof res.result === 'string' ? res.result : '',
+    usage,
+    cost_micros: costMicros,
+    duration_ms: run.durationMs,
+    model: models[0] ?? data.model,
+    provider: 'claude',
+  };
+}
+
+export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
+  const limits = {
+    timeoutMs: opts.timeoutMs,
+    maxBufferBytes: opts.maxBufferBytes,
+  };
+  const now = opts.now ?? Date.now;
+  return {
+    provider: 'claude',
+    bin: opts.bin,
+    async prepare(data: GenerateJobData, dirs: JobDirs) {
+      const file = join(dirs.privateDir, 'system-prompt.txt');
+      await writeFile(file, data.systemPrompt, { mode: 0o600 });
+      return {
+        bin: opts.bin,
+        args: claudeArgs(data, file),
+        stdin: data.userPrompt,
+        env: {
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+          DISABLE_AUTOUPDATER: '1',
+          CLAUDE_CODE_MAX_RETRIES: String(opts.maxRetries),
+        },
+        ...limits,
+      };
+    },
+    parse: (run, data) => parseClaudeRun(run, data, limits, now()),
+    textDelta(line: string) {
+      // stream-json + --include-partial-messages: raw API events, text in content_block_delta.
+      if (!line.includes('"text_delta"')) return undefined;
+      try {
+        const obj = JSON.parse(line) as {
+          type?: string;
+          event?: { type?: string; delta?: { type?: string; text?: unknown } };
+        };
+        const d =
+          obj.type === 'stream_event' && obj.event?.type === 'content_block_delta'
+            ? obj.event.delta
+            : undefined;
+        return d?.type === 'text_delta' && typeof d.text === 'string' ? d.text : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Codex as an answering model: `codex exec` with JSON events, no git check, no session kept, a
+ * read-only sandbox AND the shell tool disabled (the sandbox alone still lets it read any file),
+ * plugins and analytics off. System and user prompt go on stdin together.
+ */
+import {
+  costMicros as priceRun,
+  ZERO_USAGE,
+  type GenerateJobData,
+  type GenerateResult,
+  type PricingStore,
+  type Usage,
+} from '@cli-bridge/shared';
+import type { CliAdapter } from './adapter.js';
+import { CliFailure } from './cli-failure.js';
+import { isUsageLimitMessage, parseResetTime } from './reset-time.js';
+import { runFailure, stderrTail } from './run-failure.js';
+import type { CliRun } from './run-cli.js';
+
+export interface CodexAdapterOptions {
+  bin: string;
+  timeoutMs: number;
+  maxBufferBytes: number;
+  pricing: PricingStore;
+  now?: () => number;
+}
+
+export function codexArgs(model: string): string[] {
+  return [
+    'exec',
+    '--json',
+    '--skip-git-repo-check',
+    '--ephemeral',
+    '--sandbox',
+    'read-only',
+    '--disable',
+    'shell_tool',
+    '--disable',
+    'plugins',
+    '-c',
+    'analytics.enabled=false',
+    '-m',
+    model,
+    '-', // the prompt comes on stdin
+  ];
+}
+
+/** Codex takes one prompt; the system prompt leads it, fenced so the two stay apart. */
+export function codexPrompt(systemPrompt: string, userPrompt: string): string {
+  if (!systemPrompt.trim()) return userPrompt;
+  return `<system_instructions>\n${systemPrompt}\n</system_instructions>\n\n${userPrompt}`;
+}
+
+interface CodexEvent {
+  type?: string;
+  item?: { type?: string; text?: unknown };
+  usage?: Record<string, unknown>;
+  error?: { message?: unknown };
+  message?: unknown;
+}
+
+function toUsage(u: Record<string, unknown> | undefined): Usage {
+  if (!u) return { ...ZERO_USAGE };
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : 0);
+  const cached = n(u.cached_input_tokens);
+  return {
+    // Codex counts cached tokens inside input_tokens; the bridge keeps them apart, as Claude does.
+    input_tokens: Math.max(0, n(u.input_tokens) - cached),
+    output_tokens: n(u.output_tokens),
+    cache_creation_input_tokens: n(u.cache_write_input_tokens),
+    cache_read_input_tokens: cached,
+  };
+}
+
+function classify(message: string, now: number, spent: { usage: Usage; costMicros: number }): CliFailure {
+  if (isUsageLimitMessage(message)) {
+    return new CliFailure('usage_limit', message, {
+      ...spent,
+      type: 'provider_exhausted',
+      resetAt: parseResetTime(message, now),
+    });
+  }
+  if (/\b(429|5\d\d)\b|overloaded|stream disconnected|timed? ?out|temporarily/i.test(message)) {
+    return new CliFailure('transient', message, spent);
+  }
+  return new CliFailure('fatal', message, spent);
+}
+
+export function parseCodexRun(
+  run: CliRun,
+  data: Pick<GenerateJobData, 'model'>,
+  opts: { timeoutMs: number; maxBufferBytes: number; pricing: PricingStore },
+  now: number,
+): GenerateResult {
+  const early = runFailure(run, 'codex', opts);
+  if (early) throw early;
+
+  let text: string | undefined;
+  let usage: Usage | undefined;
+  let failed: string | undefined;
+  let lastError: string | undefined;
+  let events = 0;
+  for (const raw of run.stdout.split('\n')) {
+    const line = raw.trim();
+    if (!line.startsWith('{')) continue;
+    let ev: CodexEvent;
+    try {
+      ev = JSON.parse(line) as CodexEvent;
+    } catch {
+      continue;
+    }
+    events++;
+    if (
+      ev.type === 'item.completed' &&
+      ev.item?.type === 'agent_message' &&
+      typeof ev.item.text === 'string'
+    ) {
+      text = ev.item.text;
+    } else if (ev.type === 'turn.completed') {
+      usage = toUsage(ev.usage);
+    } else if (ev.type === 'turn.failed') {
+      failed = typeof ev.error?.message === 'string' ? ev.error.message : 'codex turn failed';
+    } else if (ev.type === 'error' && typeof ev.message === 'string') {
+      lastError = ev.message; // a notice unless the turn then fails
+    }
+  }
+
+  const spentUsage = usage ?? { ...ZERO_USAGE };
+  const price = opts.pricing.get(data.model);
+  const costMicros = price ? priceRun(price, spentUsage) : 0;
+  const spent = { usage: spentUsage, costMicros };
+  if (failed !== undefined) throw classify(failed, now, spent);
+  if (run.exitCode !== 0) {
+    const msg = lastError ?? (stderrTail(run.stderr) || `exit code ${run.exitCode ?? run.exitSignal}`);
+    throw classify(`codex failed: ${msg}`, now, spent);
+  }
+  if (events === 0) throw new CliFailure('fatal', 'codex failed (unparsable output)');
+  if (text === undefined || usage === undefined) {
+    throw new CliFailure('fatal', 'codex finished without an answer', spent);
+  }
+  return {
+    text,
+    usage,
+    cost_micros: costMicros,
+    duration_ms: run.durationMs,
+    model: data.model,
+    provider: 'codex',
+  };
+}
+
+export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
+  const now = opts.now ?? Date.now;
+  return {
+    provider: 'codex',
+    bin: opts.bin,
+    async prepare(data: GenerateJobData) {
+      return {
+        bin: opts.bin,
+        args: codexArgs(data.model),
+        stdin: codexPrompt(data.systemPrompt, data.userPrompt),
+        env: {},
+        timeoutMs: opts.timeoutMs,
+        maxBufferBytes: opts.maxBufferBytes,
+      };
+    },
+    parse: (run, data) => parseCodexRun(run, data, opts, now()),
+    textDelta(line: string) {
+      // Codex gives its message whole: one delta per agent_message.
+      if (!line.includes('"agent_message"')) return undefined;
+      try {
+        const ev = JSON.parse(line) as CodexEvent;
+        return ev.type === 'item.completed' &&
+          ev.item?.type === 'agent_message' &&
+          typeof ev.item.text === 'string'
+          ? ev.item.text
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Worker process entry point: reads config, builds clients, serves the providers whose CLI is
+ * here. `node worker/dist/main.js` (npm run start:worker).
+ */
+import { hostname } from 'node:os';
+import {
+  closeRedis,
+  ConfigError,
+  createLogger,
+  createPricingStore,
+  createRedis,
+  handleShutdownSignals,
+  loadConfig,
+  PROVIDERS,
+  redisKeys,
+  resolveBin,
+  type Provider,
+} from '@cli-bridge/shared';
+import { createAdapters } from './adapters.js';
+import { createBridgeWorker } from './bridge-worker.js';
+import { buildCliEnv } from './cli/cli-env.js';
+import { cliVersion } from './detect-providers.js';
+
+/** Exit code when no CLI is there to serve (EX_CONFIG); `npm start` keeps the API up then. */
+export const NO_CLI_EXIT_CODE = 78;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  const binOf = (p: Provider) => (p === 'claude' ? config.CLAUDE_BIN : config.CODEX_BIN);
+
+  const found = PROVIDERS.filter((p) => resolveBin(binOf(p), process.env.PATH) !== undefined);
+  const providers = config.WORKER_PROVIDERS ?? found;
+  const missing = providers.filter((p) => !found.includes(p));
+  if (missing.length > 0) {
+    logger.fatal(
+      { missing },
+      `CLI not found for ${missing.join(', ')}: install it or set CLAUDE_BIN / CODEX_BIN`,
+    );
+    process.exit(1);
+  }
+  if (providers.length === 0) {
+    logger.fatal('no CLI found: install claude and/or codex, or set CLAUDE_BIN / CODEX_BIN');
+    process.exit(1);
+  }
+
+  const env = buildCliEnv({
+    base: process.env,
+    passthrough: config.CLI_ENV_PASSTHROUGH,
+  });
+  const cliVersions: Record<string, string | null> = {};
+  for (const p of providers) cliVersions[p] = await cliVersion(binOf(p), env);
+
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    role: 'producer',
+    name: 'worker',
+    logger,
+  });
+  const workerRedis = createRedis({
+    url: config.REDIS_URL,
+    role: 'worker',
+    name: 'worker',
+    logger,
+  });
+  const pricing = createPricingStore({
+    file: config.CODEX_PRICING_FILE,
+    logger,
+  });
+  const worker = createBridgeWorker({
+    config,
+    logger,
+    redis,
+    workerRedis,
+    keys: redisKeys(config.REDIS_PREFIX),
+    adapters: createAdapters(providers, config, pricing),
+    cliVersions,
+    baseEnv: { ...process.env },
+    hostname: hostname(),
+  });
+
+  handleShutdownSignals({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 5_000,
+    close: async () => {
+      await worker.close({ drainMs: config.SHUTDOWN_TIMEOUT_MS });
+      await closeRedis(workerRedis);
+      await closeRedis(redis);
+    },
+  });
+  await worker.start();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
