@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import {
   closeRedis,
+  closeWithin,
   coerceError,
   createGenerateQueue,
   createPricingStore,
@@ -22,6 +23,9 @@ import {
 } from '@cli-bridge/shared';
 import { createApp } from './app.js';
 import { createApiServices, type ApiServices } from './services/index.js';
+
+/** Longest wait for one BullMQ client to close (ms); Redis may be gone. */
+const CLOSE_STEP_MS = 2_000;
 
 export interface ApiServer {
   url: string;
@@ -102,15 +106,13 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
       server.closeAllConnections();
-      for (const p of PROVIDERS) {
-        for (const c of [queueEvents[p], queues[p]]) {
-          try {
-            await c.close();
-          } catch (err) {
-            logger.warn({ err: coerceError(err).message }, 'close failed');
-          }
-        }
-      }
+      const warn = (err: unknown) => logger.warn({ err: coerceError(err).message }, 'close failed');
+      await Promise.all(
+        PROVIDERS.flatMap((p) => [
+          closeWithin(() => queueEvents[p].close(), CLOSE_STEP_MS, warn),
+          closeWithin(() => queues[p].close(), CLOSE_STEP_MS, warn),
+        ]),
+      );
       for (const c of [...subscribers, redis]) await closeRedis(c);
     })());
 

@@ -45,3 +45,27 @@ export function handleShutdownSignals(opts: ShutdownOptions): (why: string) => v
   process.on('SIGINT', () => shutdown('SIGINT'));
   return shutdown;
 }
+
+/**
+ * Runs one cleanup step, bounded: resolves when `step` settles or after `ms`, whichever comes
+ * first, and never throws (errors go to `onError`). BullMQ's close() waits for Redis; when Redis
+ * is gone it would wait forever.
+ */
+export async function closeWithin(
+  step: () => Promise<unknown>,
+  ms: number,
+  onError: (err: unknown) => void = () => {},
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      step().catch(onError),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,6 +12,7 @@ export interface FakeRecord {
   systemPrompt: string | null;
   systemPromptFileMode: string | null;
   pid: number;
+  ppid: number;
   pgid: number;
   grandchildPid: number | null;
   mode: string;

@@ -8,6 +8,7 @@ import {
   createGenerateQueue,
   createGenerateWorker,
   createWorkerRegistry,
+  closeWithin,
   coerceError,
   type Config,
   type GenerateQueue,
@@ -95,6 +96,8 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       connection: deps.workerRedis,
       prefix: deps.keys.prefix,
       concurrency: concurrency(p),
+      lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
     });
     w.on('error', (err) => log.warn({ err: coerceError(err).message, provider: p }, 'worker error'));
     w.on('failed', (job, err) => log.debug({ jobId: job?.id, err: err.message }, 'job failed'));
@@ -136,21 +139,15 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       if (!drained) {
         log.warn({ active }, 'drain deadline passed: stopping running CLIs and handing their jobs back');
         for (const w of workers) w.cancelAllJobs(SHUTDOWN_REASON);
-        await closed;
+        // The CLIs die within the kill grace; BullMQ then hands the jobs back (bounded: Redis may be gone).
+        await closeWithin(() => closed, config.KILL_GRACE_MS + 5_000);
       }
-      // Each cleanup on its own, so one failure does not skip the rest.
-      try {
-        await registry.remove(id);
-      } catch (err) {
-        log.warn({ err: coerceError(err).message }, 'could not remove heartbeat');
-      }
-      for (const q of queues.values()) {
-        try {
-          await q.close();
-        } catch (err) {
-          log.warn({ err: coerceError(err).message }, 'queue close failed');
-        }
-      }
+      // Each cleanup on its own and bounded, so one failure or a dead Redis skips nothing.
+      const warn = (what: string) => (err: unknown) => log.warn({ err: coerceError(err).message }, what);
+      await closeWithin(() => registry.remove(id), 2_000, warn('could not remove heartbeat'));
+      await Promise.all(
+        [...queues.values()].map((q) => closeWithin(() => q.close(), 2_000, warn('queue close failed'))),
+      );
       log.info('worker closed');
     })();
     return closing;

@@ -80,7 +80,9 @@ function classify(message: string, now: number, spent: { usage: Usage; costMicro
       resetAt: parseResetTime(message, now),
     });
   }
-  if (/\b(429|5\d\d)\b|overloaded|stream disconnected|timed? ?out|temporarily/i.test(message)) {
+  if (
+    /\b(429|5\d\d)\b|overloaded|high demand|stream disconnected|timed? ?out|temporar(y|ily)/i.test(message)
+  ) {
     return new CliFailure('transient', message, spent);
   }
   return new CliFailure('fatal', message, spent);

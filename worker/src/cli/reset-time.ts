@@ -1,19 +1,38 @@
 /**
- * Reads the reset time out of a usage-limit message. The CLIs print a wall-clock time of day
- * ("resets 4:39am (UTC)", "try again at 4:39 AM."); workers run them with TZ=UTC, so it is
- * the next such UTC time after `now`. Returns undefined when there is no time in the message.
+ * Reads the reset time out of a usage-limit message. The CLIs print a wall-clock time
+ * ("resets 4:39am (UTC)", "resets Oct 12, 8am (UTC)", "try again at 4:39 AM.",
+ * "try again at Nov 29th, 2026 4:39 AM."); workers run them with TZ=UTC, so it is read as UTC.
+ * The printed time is truncated to the minute, so a time up to a couple of minutes in the past
+ * means "within the minute", not "tomorrow". Returns undefined when the message has no time.
  */
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const RESET =
+  /(?:resets|try again at)\s+(?:([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(\d{4}),?\s+)?)?(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\b/i;
+/** How far in the past a printed time may be and still mean "now" (truncation, clock skew). */
+const JUST_PASSED_MS = 2 * 60_000;
+const DAY_MS = 86_400_000;
+
 export function parseResetTime(message: string, now: number): number | undefined {
-  const m = /(?:resets|try again at)\s+(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?/i.exec(message);
+  const m = RESET.exec(message);
   if (!m) return undefined;
-  let hour = Number(m[1]) % 12;
-  if (m[3]!.toLowerCase() === 'p') hour += 12;
-  const minute = m[2] === undefined ? 0 : Number(m[2]);
+  const [, mon, day, year, h, min, ampm] = m;
+  const hour = (Number(h) % 12) + (ampm!.toLowerCase() === 'p' ? 12 : 0);
+  const minute = min === undefined ? 0 : Number(min);
   if (minute > 59) return undefined;
-  const d = new Date(now);
-  let at = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), hour, minute);
-  if (at <= now) at += 86_400_000;
-  return at;
+  const today = new Date(now);
+  let at: number;
+  if (mon !== undefined) {
+    const month = MONTHS.indexOf(mon.toLowerCase());
+    if (month < 0) return undefined;
+    const y = year === undefined ? today.getUTCFullYear() : Number(year);
+    at = Date.UTC(y, month, Number(day), hour, minute);
+    if (year === undefined && at < now - DAY_MS) at = Date.UTC(y + 1, month, Number(day), hour, minute);
+  } else {
+    at = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), hour, minute);
+    if (at <= now - JUST_PASSED_MS) at += DAY_MS;
+  }
+  // Truncated to the minute: the real reset is somewhere in that minute.
+  return at <= now ? now + 60_000 : at;
 }
 
 /** The usage-limit messages of both CLIs (subscription exhausted, not a per-minute 429). */

@@ -1,0 +1,188 @@
+// Bridge overhead: sync POST /generate through the bridge (API and one worker as separate OS
+// processes, CLAUDE_BIN = the fake claude answering at once) versus spawning the same fake CLI
+// directly from Node with the same argv, stdin and environment, at 1 and at 16 in flight.
+//
+// The two sides run in alternating blocks (bridge block, direct block, ...) so drift in machine
+// load hits both. "overhead" is the difference of the percentiles (bridge pXX − direct pXX), not a
+// percentile of per-request differences (the two sides are separate requests).
+//
+// Options (node bench/run.mjs overhead --n1=500 ...): --warmup=50 --n1=500 --n16=1000 --block=50
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@cli-bridge/shared';
+import { buildCliEnv, createClaudeAdapter } from '@cli-bridge/worker';
+import {
+  bridgeEnv,
+  createBenchContext,
+  createKey,
+  diffPercentiles,
+  log,
+  runConcurrent,
+  spawnDirect,
+  summarize,
+} from './lib/common.mjs';
+
+export const DEFAULTS = { warmup: 50, n1: 500, n16: 1000, block: 50 };
+/** The 1-in-flight target from the issue (ms). */
+export const TARGET = { p50: 5, p99: 15 };
+
+const SYSTEM_PROMPT = 'You are a terse assistant.';
+const userPrompt = (i) => `What is 2+2? (request ${i})`;
+
+/**
+ * Starts an API and a worker for `ctx` and returns the two request functions:
+ * `bridge(i)` (POST /generate, resolves to ms) and `direct(i)` (spawn the CLI, resolves to ms).
+ * Both check the answer, so an error can never pass for a fast reply.
+ */
+export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: extraEnv = {} } = {}) {
+  const env = bridgeEnv(ctx.prefix, {
+    WORKER_PROVIDERS: 'claude',
+    WORKER_CONCURRENCY_CLAUDE: String(workerConcurrency),
+    ...extraEnv,
+  });
+  const api = await ctx.group.startApi(env);
+  let worker = await ctx.group.startWorker(env);
+  const key = await createKey(ctx.http, api.url);
+  const auth = { authorization: `Bearer ${key}` };
+
+  // The direct side: exactly the invocation the worker's adapter builds (argv, stdin, extra env),
+  // with the environment the worker would hand the CLI (buildCliEnv over the worker's env).
+  const config = loadConfig(env);
+  const adapter = createClaudeAdapter({
+    bin: config.CLAUDE_BIN,
+    timeoutMs: config.CLAUDE_TIMEOUT_MS,
+    maxBufferBytes: config.CLAUDE_MAX_BUFFER_BYTES,
+    maxRetries: config.CLAUDE_CODE_MAX_RETRIES,
+  });
+  const scratch = mkdtempSync(join(tmpdir(), 'cli-bridge-bench-direct-'));
+  ctx.atClose(() => rmSync(scratch, { recursive: true, force: true }));
+  const workDir = join(scratch, 'work');
+  await mkdir(workDir);
+  const jobData = {
+    v: 1,
+    provider: 'claude',
+    keyName: 'bench',
+    systemPrompt: SYSTEM_PROMPT,
+    userPrompt: userPrompt(0),
+    model: config.CLAUDE_DEFAULT_MODEL,
+    stream: false,
+    submittedAt: Date.now(),
+  };
+  const inv = await adapter.prepare(jobData, { workDir, privateDir: scratch });
+  const cliEnv = buildCliEnv({ base: env, passthrough: config.CLI_ENV_PASSTHROUGH, extra: inv.env });
+
+  let bridgeErrors = 0;
+  async function bridge(i) {
+    const r = await ctx.http.post(`${api.url}/generate`, { systemPrompt: SYSTEM_PROMPT, userPrompt: userPrompt(i) }, auth);
+    const text = r.json?.content?.[0]?.text;
+    if (r.status !== 200 || typeof text !== 'string' || !text.startsWith('Echo: ')) {
+      if (++bridgeErrors <= 3) log(`bridge request failed: ${r.status} ${r.text.slice(0, 300)}`);
+      if (bridgeErrors > 10) throw new Error(`too many failed bridge requests (last: ${r.status} ${r.text.slice(0, 300)})`);
+      return undefined;
+    }
+    return r.ms;
+  }
+  let directErrors = 0;
+  async function direct(i) {
+    const r = await spawnDirect({ bin: inv.bin, args: inv.args, stdin: userPrompt(i), cwd: workDir, env: cliEnv });
+    let ok = false;
+    try {
+      ok = r.code === 0 && JSON.parse(r.stdout.trim().split('\n').at(-1)).type === 'result';
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      if (++directErrors <= 3) log(`direct spawn failed: rc ${r.code} ${r.stderr.slice(0, 300)}`);
+      if (directErrors > 10) throw new Error('too many failed direct spawns');
+      return undefined;
+    }
+    return r.ms;
+  }
+
+  return {
+    api,
+    get worker() {
+      return worker;
+    },
+    bridge,
+    direct,
+    errors: () => ({ bridge: bridgeErrors, direct: directErrors }),
+    /** Replaces the worker process (e.g. with another WORKER_CONCURRENCY_CLAUDE). */
+    async restartWorker(overrides) {
+      await worker.stop();
+      worker = await ctx.group.startWorker({ ...env, ...overrides });
+    },
+  };
+}
+
+/**
+ * `total` requests per side at `concurrency` in flight, the sides alternating in blocks of
+ * `block`. Returns both summaries and their percentile difference.
+ */
+export async function measurePair(sides, { total, concurrency, block }) {
+  const bridgeMs = [];
+  const directMs = [];
+  const cliBefore = sides.worker.cliDurations.length;
+  const t0 = performance.now();
+  for (let done = 0; done < total; done += block) {
+    const n = Math.min(block, total - done);
+    bridgeMs.push(...(await runConcurrent(n, concurrency, (i) => sides.bridge(done + i))));
+    directMs.push(...(await runConcurrent(n, concurrency, (i) => sides.direct(done + i))));
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const bridge = summarize(bridgeMs.filter((x) => x !== undefined));
+  const direct = summarize(directMs.filter((x) => x !== undefined));
+  // The CLI's run time as the worker timed it (spawn → close), from its "job completed" log lines.
+  const cliInWorker = summarize(sides.worker.cliDurations.slice(cliBefore));
+  return { concurrency, total, bridge, direct, overhead: diffPercentiles(bridge, direct), cliInWorker, wallS: Math.round(wallS) };
+}
+
+export async function run(opts = {}) {
+  const o = { ...DEFAULTS, ...opts };
+  const ctx = createBenchContext('overhead');
+  try {
+    const sides = await setupBridgeAndDirect(ctx, { workerConcurrency: 2 });
+    log(`overhead: warm-up ${o.warmup} per side`);
+    await runConcurrent(o.warmup, 1, sides.bridge);
+    await runConcurrent(o.warmup, 1, sides.direct);
+
+    log(`overhead: ${o.n1} per side at 1 in flight (WORKER_CONCURRENCY_CLAUDE=2, the default)`);
+    const c1 = await measurePair(sides, { total: o.n1, concurrency: 1, block: o.block });
+
+    log('overhead: restarting the worker with WORKER_CONCURRENCY_CLAUDE=16');
+    await sides.restartWorker({ WORKER_CONCURRENCY_CLAUDE: '16' });
+    await runConcurrent(o.warmup, 16, sides.bridge);
+    await runConcurrent(o.warmup, 16, sides.direct);
+    log(`overhead: ${o.n16} per side at 16 in flight`);
+    const c16 = await measurePair(sides, { total: o.n16, concurrency: 16, block: Math.max(o.block, 250) });
+
+    const met = { p50: c1.overhead.p50 <= TARGET.p50, p99: c1.overhead.p99 <= TARGET.p99 };
+    const row = (label, s) => ({ series: label, n: s.n, p50: s.p50, p95: s.p95, p99: s.p99, mean: s.mean, max: s.max });
+    const table = [];
+    for (const m of [c1, c16]) {
+      table.push(row(`bridge @${m.concurrency}`, m.bridge));
+      table.push(row(`direct @${m.concurrency}`, m.direct));
+      table.push({ series: `overhead @${m.concurrency} (pXX diff)`, n: '', ...m.overhead, max: '' });
+      table.push(row(`CLI run inside worker @${m.concurrency}`, m.cliInWorker));
+    }
+    return {
+      name: 'overhead',
+      config: { ...o, logLevel: 'info', nodeEnv: 'production', worker: 'fake claude, instant reply (FAKE_CLI_MODE unset = success, delay 0)' },
+      c1,
+      c16,
+      target: { ...TARGET, atConcurrency: 1, met },
+      errors: sides.errors(),
+      warnings: { api: sides.api.warnings, worker: sides.worker.warnings },
+      table,
+      notes: [
+        'overhead = bridge percentile − direct percentile (difference of percentiles, not percentile of differences); ms.',
+        `target at 1 in flight: p50 ≤ ${TARGET.p50} ms → ${met.p50 ? 'MET' : 'NOT MET'} (${c1.overhead.p50} ms); p99 ≤ ${TARGET.p99} ms → ${met.p99 ? 'MET' : 'NOT MET'} (${c1.overhead.p99} ms).`,
+        '"CLI run inside worker" = durationMs from the worker\'s "job completed" log (spawn → close as timed by the worker).',
+      ],
+    };
+  } finally {
+    await ctx.close();
+  }
+}

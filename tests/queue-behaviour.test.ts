@@ -1,0 +1,75 @@
+/**
+ * Queue-level behaviour of the sync routes: a client that leaves while its job is still queued
+ * takes the job with it; the sync wait timeout answers 504 with a job id while the job goes on;
+ * a subscription usage limit holds the provider's queue and refuses new work with 429.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, postJson } from './helpers/harness.js';
+import { tempDir } from './helpers/env.js';
+import { readRecords, waitFor } from './helpers/records.js';
+
+const recordDir = tempDir('queue-records');
+const h = createHarness('queue', {
+  FAKE_CLI_RECORD_DIR: recordDir,
+  WORKER_CONCURRENCY_CLAUDE: '1',
+  WORKER_CONCURRENCY_CODEX: '1',
+  SYNC_WAIT_TIMEOUT_MS: '1500',
+});
+let url = '';
+let key = '';
+const auth = () => ({ authorization: `Bearer ${key}` });
+const queue = () => h.redis;
+
+beforeAll(async () => {
+  url = (await h.startApi()).url;
+  await h.startWorker(['claude', 'codex'], { FAKE_CLI_RECORD_DIR: recordDir });
+  key = await h.createKey(url);
+});
+afterAll(() => h.cleanup());
+
+describe('sync generate and the queue', () => {
+  it('removes a queued job when its client disconnects', async () => {
+    const busy = postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=1000@@' }, auth());
+    await waitFor(() => readRecords(recordDir).some((r) => r.stdin.includes('occupy')), 5_000, 'the first CLI');
+    const ac = new AbortController();
+    const leaving = fetch(`${url}/generate`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ systemPrompt: '', userPrompt: 'leaver' }),
+      signal: ac.signal,
+    }).catch(() => undefined);
+    const waitKey = `${h.prefix}:claude:wait`;
+    await waitFor(async () => (await queue().llen(waitKey)) === 1, 5_000, 'the second job to queue');
+    ac.abort();
+    await leaving;
+    await waitFor(async () => (await queue().llen(waitKey)) === 0, 5_000, 'the abandoned job to be removed');
+    expect((await busy).status).toBe(200);
+    // The abandoned job never ran.
+    expect(readRecords(recordDir).some((r) => r.stdin.includes('leaver'))).toBe(false);
+  });
+
+  it('answers 504 with the job id when the wait passes SYNC_WAIT_TIMEOUT_MS; the job goes on', async () => {
+    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'slowpoke @@fake delay_ms=2500@@' }, auth());
+    expect(res.status).toBe(504);
+    expect(res.json.error).toMatchObject({ type: 'timeout', job_id: expect.any(String) });
+    const jobKey = `${h.prefix}:claude:${res.json.error.job_id}`;
+    await waitFor(async () => (await queue().hget(jobKey, 'returnvalue')) !== null, 5_000, 'the job to complete');
+    expect(JSON.parse((await queue().hget(jobKey, 'returnvalue'))!).text).toBe('Echo: slowpoke');
+  });
+
+  it('holds the provider queue on a usage limit and refuses new work with 429 provider_exhausted', async () => {
+    const first = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: '@@fake mode=usage-limit reset_in_s=300@@' }, auth());
+    // The job is not failed: it waits in the queue for the reset, so the sync wait times out.
+    expect(first.status).toBe(504);
+    const state = await queue().hget(`${h.prefix}:codex:${first.json.error.job_id}`, 'failedReason');
+    expect(state).toBeNull();
+    const next = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: 'after the limit' }, auth());
+    expect(next.status).toBe(429);
+    expect(next.json.error.type).toBe('provider_exhausted');
+    const retryAfter = Number(next.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(200);
+    expect(retryAfter).toBeLessThanOrEqual(361);
+    // Claude is not affected.
+    expect((await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'claude still fine' }, auth())).status).toBe(200);
+  });
+});
