@@ -9,7 +9,11 @@ import { tempDir } from './helpers/env.js';
 import { isAlive, readRecords, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('records');
-const h = createHarness('generate', { FAKE_CLI_RECORD_DIR: recordDir, JOB_ATTEMPTS: '2', CLAUDE_TIMEOUT_MS: '1500' });
+const h = createHarness('generate', {
+  FAKE_CLI_RECORD_DIR: recordDir,
+  JOB_ATTEMPTS: '2',
+  CLAUDE_TIMEOUT_MS: '1500',
+});
 let url = '';
 let key = '';
 const auth = () => ({ authorization: `Bearer ${key}` });
@@ -24,11 +28,23 @@ afterAll(() => h.cleanup());
 
 describe('POST /generate', () => {
   it('answers with the response shape of DESIGN.md', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: 'Be brief.', userPrompt: 'What is 2+2? @@fake in=120 out=34 cache_read=5 cache_create=6 cost=0.0123@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      {
+        systemPrompt: 'Be brief.',
+        userPrompt: 'What is 2+2? @@fake in=120 out=34 cache_read=5 cache_create=6 cost=0.0123@@',
+      },
+      auth(),
+    );
     expect(res.status).toBe(200);
     expect(res.json).toEqual({
       content: [{ type: 'text', text: 'Echo: What is 2+2?' }],
-      usage: { input_tokens: 120, output_tokens: 34, cache_creation_input_tokens: 6, cache_read_input_tokens: 5 },
+      usage: {
+        input_tokens: 120,
+        output_tokens: 34,
+        cache_creation_input_tokens: 6,
+        cache_read_input_tokens: 5,
+      },
       cost_usd: 0.0123,
       duration_ms: expect.any(Number),
       model: 'sonnet',
@@ -48,7 +64,12 @@ describe('POST /generate', () => {
     expect(res.json.model).toBe('gpt-5-codex');
     // 800k uncached × $1.25 + 200k cached × $0.125 + 100k out × $10 = 1.0 + 0.025 + 1.0
     expect(res.json.cost_usd).toBe(2.025);
-    expect(res.json.usage).toEqual({ input_tokens: 800000, cache_read_input_tokens: 200000, output_tokens: 100000, cache_creation_input_tokens: 0 });
+    expect(res.json.usage).toEqual({
+      input_tokens: 800000,
+      cache_read_input_tokens: 200000,
+      output_tokens: 100000,
+      cache_creation_input_tokens: 0,
+    });
     expect(res.json.content[0].text).toContain('hi');
   });
 
@@ -56,12 +77,20 @@ describe('POST /generate', () => {
     const none = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'x' });
     expect(none.status).toBe(401);
     expect(none.json.error.type).toBe('unauthorized');
-    const wrong = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'x' }, { authorization: 'Bearer cbk_nope' });
+    const wrong = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x' },
+      { authorization: 'Bearer cbk_nope' },
+    );
     expect(wrong.status).toBe(401);
   });
 
   it('accepts the key in x-api-key (the Anthropic SDK header)', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'via x-api-key' }, { 'x-api-key': key });
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'via x-api-key' },
+      { 'x-api-key': key },
+    );
     expect(res.status).toBe(200);
   });
 
@@ -78,24 +107,44 @@ describe('POST /generate', () => {
     expect(badJson.status).toBe(400);
     expect(badJson.json.error.type).toBe('invalid_request');
 
-    const tooLong = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'x'.repeat(500_001) }, auth());
+    const tooLong = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x'.repeat(500_001) },
+      auth(),
+    );
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.error.field).toBe('userPrompt');
   });
 
   it('refuses models off the allowlist, model names that look like flags, and unpriced Codex models', async () => {
-    const flag = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'x', model: '--dangerously-skip-permissions' }, auth());
+    const flag = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x', model: '--dangerously-skip-permissions' },
+      auth(),
+    );
     expect(flag.status).toBe(400);
     expect(flag.json.error.field).toBe('model');
-    const off = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'x', model: 'gpt-5' }, auth());
+    const off = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x', model: 'gpt-5' },
+      auth(),
+    );
     expect(off.status).toBe(400);
-    const unpriced = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: 'x', model: 'gpt-99' }, auth());
+    const unpriced = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: '', userPrompt: 'x', model: 'gpt-99' },
+      auth(),
+    );
     expect(unpriced.status).toBe(400);
     expect(unpriced.json.error.message).toMatch(/no price/);
   });
 
   it('reports an is_error result as a failure with the CLI message, never a success', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: '@@fake mode=error-401@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: '@@fake mode=error-401@@' },
+      auth(),
+    );
     expect(res.status).toBe(502);
     expect(res.json.error.type).toBe('provider_error');
     expect(res.json.error.message).toMatch(/Invalid API key/);
@@ -104,26 +153,46 @@ describe('POST /generate', () => {
 
   it('retries a transient error a bounded number of times, then fails', async () => {
     const before = readRecords(recordDir).filter((r) => r.stdin.includes('retry-me')).length;
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'retry-me @@fake mode=error-529@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'retry-me @@fake mode=error-529@@' },
+      auth(),
+    );
     expect(res.status).toBe(502);
     const runs = readRecords(recordDir).filter((r) => r.stdin.includes('retry-me')).length - before;
     expect(runs).toBe(2); // JOB_ATTEMPTS=2
   });
 
   it('fails on a non-zero exit, non-JSON output and oversize output', async () => {
-    const exit = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: '@@fake mode=exit-nonzero@@' }, auth());
+    const exit = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: '@@fake mode=exit-nonzero@@' },
+      auth(),
+    );
     expect(exit.status).toBe(502);
     expect(exit.json.error.message).toMatch(/something broke/);
-    const nonjson = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: '@@fake mode=nonjson@@' }, auth());
+    const nonjson = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: '@@fake mode=nonjson@@' },
+      auth(),
+    );
     expect(nonjson.status).toBe(502);
     expect(nonjson.json.error.message).toMatch(/unparsable/);
-    const huge = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: '@@fake mode=huge bytes=20000000@@' }, auth());
+    const huge = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: '', userPrompt: '@@fake mode=huge bytes=20000000@@' },
+      auth(),
+    );
     expect(huge.status).toBe(502);
     expect(huge.json.error.message).toMatch(/more than 10485760 bytes/);
   });
 
   it('kills the whole process group on timeout', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hang-test @@fake mode=hang@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'hang-test @@fake mode=hang@@' },
+      auth(),
+    );
     expect(res.status).toBe(504);
     expect(res.json.error.type).toBe('timeout');
     expect(res.json.error.job_id).toEqual(expect.any(String));
@@ -133,7 +202,11 @@ describe('POST /generate', () => {
   });
 
   it('escalates to SIGKILL when the CLI ignores SIGTERM', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'stubborn @@fake mode=ignore-term@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'stubborn @@fake mode=ignore-term@@' },
+      auth(),
+    );
     expect(res.status).toBe(504);
     const rec = readRecords(recordDir).find((r) => r.stdin.includes('stubborn'))!;
     await waitFor(() => !isAlive(rec.pid), 3_000, 'the stubborn CLI to die');
@@ -151,8 +224,19 @@ describe('spawn hygiene', () => {
     expect(res.json.content[0].text).toBe('Echo: --help');
     const rec = readRecords(recordDir).find((r) => r.stdin === '--help')!;
     expect(rec.argv).toEqual([
-      '-p', '--output-format', 'json', '--model', 'sonnet', '--system-prompt-file', expect.any(String),
-      '--tools', '', '--strict-mcp-config', '--setting-sources', '', '--no-session-persistence',
+      '-p',
+      '--output-format',
+      'json',
+      '--model',
+      'sonnet',
+      '--system-prompt-file',
+      expect.any(String),
+      '--tools',
+      '',
+      '--strict-mcp-config',
+      '--setting-sources',
+      '',
+      '--no-session-persistence',
     ]);
     expect(rec.argv).not.toContain('--help');
     expect(rec.systemPrompt).toBe('--dangerously-skip-permissions');
@@ -179,12 +263,29 @@ describe('spawn hygiene', () => {
   });
 
   it('gives Codex both prompts on stdin with its locked-down flags', async () => {
-    const res = await postJson(`${url}/generate-codex`, { systemPrompt: 'SYS-123', userPrompt: '-m evil codex-user' }, auth());
+    const res = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: 'SYS-123', userPrompt: '-m evil codex-user' },
+      auth(),
+    );
     expect(res.status).toBe(200);
     const rec = readRecords(recordDir).find((r) => r.stdin.includes('codex-user'))!;
     expect(rec.argv).toEqual([
-      'exec', '--json', '--skip-git-repo-check', '--ephemeral', '--sandbox', 'read-only',
-      '--disable', 'shell_tool', '--disable', 'plugins', '-c', 'analytics.enabled=false', '-m', 'gpt-5-codex', '-',
+      'exec',
+      '--json',
+      '--skip-git-repo-check',
+      '--ephemeral',
+      '--sandbox',
+      'read-only',
+      '--disable',
+      'shell_tool',
+      '--disable',
+      'plugins',
+      '-c',
+      'analytics.enabled=false',
+      '-m',
+      'gpt-5-codex',
+      '-',
     ]);
     expect(rec.stdin).toContain('SYS-123');
     expect(rec.stdin).toContain('-m evil codex-user');

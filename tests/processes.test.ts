@@ -39,12 +39,16 @@ beforeAll(async () => {
 afterAll(() => h.cleanup());
 
 describe('API and workers as separate processes', () => {
-  it('answers concurrent requests correctly without exceeding any worker\'s concurrency', async () => {
+  it("answers concurrent requests correctly without exceeding any worker's concurrency", async () => {
     const [w1, w2] = await Promise.all([h.spawnWorker(), h.spawnWorker()]);
     const n = 12;
     const results = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        postJson(`${url}/generate`, { systemPrompt: '', userPrompt: `request-${i} @@fake delay_ms=300@@` }, auth()),
+        postJson(
+          `${url}/generate`,
+          { systemPrompt: '', userPrompt: `request-${i} @@fake delay_ms=300@@` },
+          auth(),
+        ),
       ),
     );
     results.forEach((r, i) => {
@@ -76,8 +80,16 @@ describe('API and workers as separate processes', () => {
 
   it('on SIGTERM lets a running job finish within the drain deadline', async () => {
     const w = await h.spawnWorker();
-    const pending = postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'drain-me @@fake delay_ms=800@@' }, auth());
-    await waitFor(() => readRecords(recordDir).some((r) => r.stdin.includes('drain-me')), 5_000, 'the CLI to start');
+    const pending = postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'drain-me @@fake delay_ms=800@@' },
+      auth(),
+    );
+    await waitFor(
+      () => readRecords(recordDir).some((r) => r.stdin.includes('drain-me')),
+      5_000,
+      'the CLI to start',
+    );
     expect(await w.stop('SIGTERM')).toBe(0);
     const res = await pending;
     expect(res.status).toBe(200);
@@ -86,8 +98,16 @@ describe('API and workers as separate processes', () => {
 
   it('past the drain deadline kills the CLI and hands the job back to another worker', async () => {
     const w1 = await h.spawnWorker({ SHUTDOWN_TIMEOUT_MS: '300' });
-    const pending = postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hand-back @@fake delay_ms=2500@@' }, auth());
-    await waitFor(() => readRecords(recordDir).some((r) => r.stdin.includes('hand-back')), 5_000, 'the CLI to start');
+    const pending = postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'hand-back @@fake delay_ms=2500@@' },
+      auth(),
+    );
+    await waitFor(
+      () => readRecords(recordDir).some((r) => r.stdin.includes('hand-back')),
+      5_000,
+      'the CLI to start',
+    );
     expect(await w1.stop('SIGTERM')).toBe(0);
     const first = readRecords(recordDir).find((r) => r.stdin.includes('hand-back'))!;
     expect(first.endedAt).toBeDefined(); // killed, not left running
@@ -101,8 +121,16 @@ describe('API and workers as separate processes', () => {
 
   it('loses no job when a worker is SIGKILLed: another worker takes the stalled job', async () => {
     const w1 = await h.spawnWorker();
-    const pending = postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'sigkill-me @@fake delay_ms=1500@@' }, auth());
-    await waitFor(() => readRecords(recordDir).some((r) => r.stdin.includes('sigkill-me')), 5_000, 'the CLI to start');
+    const pending = postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'sigkill-me @@fake delay_ms=1500@@' },
+      auth(),
+    );
+    await waitFor(
+      () => readRecords(recordDir).some((r) => r.stdin.includes('sigkill-me')),
+      5_000,
+      'the CLI to start',
+    );
     await w1.stop('SIGKILL');
     const w2 = await h.spawnWorker();
     const res = await pending;

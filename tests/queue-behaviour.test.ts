@@ -29,8 +29,16 @@ afterAll(() => h.cleanup());
 
 describe('sync generate and the queue', () => {
   it('removes a queued job when its client disconnects', async () => {
-    const busy = postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=1000@@' }, auth());
-    await waitFor(() => readRecords(recordDir).some((r) => r.stdin.includes('occupy')), 5_000, 'the first CLI');
+    const busy = postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=1000@@' },
+      auth(),
+    );
+    await waitFor(
+      () => readRecords(recordDir).some((r) => r.stdin.includes('occupy')),
+      5_000,
+      'the first CLI',
+    );
     const ac = new AbortController();
     const leaving = fetch(`${url}/generate`, {
       method: 'POST',
@@ -49,27 +57,46 @@ describe('sync generate and the queue', () => {
   });
 
   it('answers 504 with the job id when the wait passes SYNC_WAIT_TIMEOUT_MS; the job goes on', async () => {
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'slowpoke @@fake delay_ms=2500@@' }, auth());
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'slowpoke @@fake delay_ms=2500@@' },
+      auth(),
+    );
     expect(res.status).toBe(504);
     expect(res.json.error).toMatchObject({ type: 'timeout', job_id: expect.any(String) });
     const jobKey = `${h.prefix}:claude:${res.json.error.job_id}`;
-    await waitFor(async () => (await queue().hget(jobKey, 'returnvalue')) !== null, 5_000, 'the job to complete');
+    await waitFor(
+      async () => (await queue().hget(jobKey, 'returnvalue')) !== null,
+      5_000,
+      'the job to complete',
+    );
     expect(JSON.parse((await queue().hget(jobKey, 'returnvalue'))!).text).toBe('Echo: slowpoke');
   });
 
   it('holds the provider queue on a usage limit and refuses new work with 429 provider_exhausted', async () => {
-    const first = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: '@@fake mode=usage-limit reset_in_s=300@@' }, auth());
+    const first = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: '', userPrompt: '@@fake mode=usage-limit reset_in_s=300@@' },
+      auth(),
+    );
     // The job is not failed: it waits in the queue for the reset, so the sync wait times out.
     expect(first.status).toBe(504);
     const state = await queue().hget(`${h.prefix}:codex:${first.json.error.job_id}`, 'failedReason');
     expect(state).toBeNull();
-    const next = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: 'after the limit' }, auth());
+    const next = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: '', userPrompt: 'after the limit' },
+      auth(),
+    );
     expect(next.status).toBe(429);
     expect(next.json.error.type).toBe('provider_exhausted');
     const retryAfter = Number(next.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(200);
     expect(retryAfter).toBeLessThanOrEqual(361);
     // Claude is not affected.
-    expect((await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'claude still fine' }, auth())).status).toBe(200);
+    expect(
+      (await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'claude still fine' }, auth()))
+        .status,
+    ).toBe(200);
   });
 });

@@ -25,7 +25,11 @@ async function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const port = await freePort();
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const config = testConfig(uniquePrefix('redisdown'), { REDIS_URL: `redis://127.0.0.1:${port}` });
   api = await startApiServer(config, createLogger({ level: 'silent', name: 'test' }));
   await waitFor(async () => (await fetch(`${api.url}/ready`)).status === 200, 5_000, 'redis to be ready');
@@ -36,7 +40,11 @@ afterAll(async () => {
 });
 
 it('answers 503 within a second when Redis goes away, and recovers nothing it should not', async () => {
-  const created = await postJson(`${api.url}/admin/keys`, { name: 'before-outage' }, { authorization: `Bearer ${ADMIN_KEY}` });
+  const created = await postJson(
+    `${api.url}/admin/keys`,
+    { name: 'before-outage' },
+    { authorization: `Bearer ${ADMIN_KEY}` },
+  );
   expect(created.status).toBe(201);
 
   redis.kill('SIGKILL');

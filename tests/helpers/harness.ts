@@ -7,7 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '@cli-bridge/api';
-import { createLogger, createPricingStore, createRedis, redisKeys, type Config, type Provider } from '@cli-bridge/shared';
+import {
+  createLogger,
+  createPricingStore,
+  createRedis,
+  redisKeys,
+  type Config,
+  type Provider,
+} from '@cli-bridge/shared';
 import { createAdapters, createBridgeWorker, type BridgeWorker } from '@cli-bridge/worker';
 import { Redis } from 'ioredis';
 import { ADMIN_KEY, REDIS_URL, ROOT, testConfig, testEnv, uniquePrefix } from './env.js';
@@ -33,7 +40,13 @@ export function createHarness(name: string, overrides: Record<string, string> = 
 
   function spawnNode(script: string, extraEnv: Record<string, string>, readyMsg: string) {
     const proc = spawn(process.execPath, [join(ROOT, script)], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, LOG_LEVEL: 'info', ...extraEnv },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        ...env,
+        LOG_LEVEL: 'info',
+        ...extraEnv,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: Record<string, unknown>[] = [];
@@ -50,7 +63,9 @@ export function createHarness(name: string, overrides: Record<string, string> = 
           // not a log line
         }
       });
-      void exited.then((code) => reject(new Error(`${script} exited (${code}) before it was ready: ${stderr}`)));
+      void exited.then((code) =>
+        reject(new Error(`${script} exited (${code}) before it was ready: ${stderr}`)),
+      );
     });
     const sp: SpawnedProcess = {
       proc,
@@ -97,7 +112,10 @@ export function createHarness(name: string, overrides: Record<string, string> = 
     },
 
     /** A worker inside the test process. */
-    async startWorker(providers: Provider[] = ['claude', 'codex'], extra: Record<string, string> = {}): Promise<BridgeWorker> {
+    async startWorker(
+      providers: Provider[] = ['claude', 'codex'],
+      extra: Record<string, string> = {},
+    ): Promise<BridgeWorker> {
       const cfg = Object.keys(extra).length ? testConfig(prefix, { ...overrides, ...extra }) : config;
       const logger = silent();
       const r = createRedis({ url: REDIS_URL, role: 'producer', name: 'test-worker', logger });
@@ -124,7 +142,11 @@ export function createHarness(name: string, overrides: Record<string, string> = 
     },
 
     /** Creates a user key through the admin API; returns the raw key. */
-    async createKey(apiUrl: string, keyName = `k${Math.random().toString(36).slice(2, 10)}`, body: Record<string, unknown> = {}) {
+    async createKey(
+      apiUrl: string,
+      keyName = `k${Math.random().toString(36).slice(2, 10)}`,
+      body: Record<string, unknown> = {},
+    ) {
       const res = await fetch(`${apiUrl}/admin/keys`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },

@@ -37,7 +37,11 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (no fixed sleeps). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

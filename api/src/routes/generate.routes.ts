@@ -1,5 +1,5 @@
 import { BridgeError, generateRequestSchema, type Provider } from '@cli-bridge/shared';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { AppDeps } from '../app.js';
 import { requireUserKey } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
@@ -33,7 +33,7 @@ export function generateRoutes({ config, services }: AppDeps): Router {
         const response = await services.generate.waitForResult(provider, job, config.SYNC_WAIT_TIMEOUT_MS);
         res.json(response);
       },
-    ] satisfies import('express').RequestHandler[];
+    ] satisfies RequestHandler[];
 
   r.post('/generate', ...handler('claude'));
   r.post('/generate-codex', ...handler('codex'));

@@ -1,0 +1,98 @@
+/**
+ * `npm start` (launcher/dist/main.js) on a "fresh machine": nothing answers at REDIS_URL and no
+ * admin key is set. It must start a private Redis with AOF under DATA_DIR, generate an admin key
+ * into DATA_DIR (0600, never printed), run API + worker, serve a generate, and stop everything on
+ * SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { FAKE_CLAUDE, ROOT, tempDir } from './helpers/env.js';
+import { postJson } from './helpers/harness.js';
+import { isAlive, waitFor } from './helpers/records.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+it('runs the whole bridge on a private Redis and stops cleanly', async () => {
+  const [apiPort, redisPort] = [await freePort(), await freePort()];
+  const dataDir = tempDir('launcher');
+  const proc = spawn(process.execPath, [join(ROOT, 'launcher/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(apiPort),
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      DATA_DIR: dataDir,
+      CLAUDE_BIN: FAKE_CLAUDE,
+      WORKER_PROVIDERS: 'claude',
+      WORKER_HEARTBEAT_MS: '500',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  try {
+    const base = `http://127.0.0.1:${apiPort}`;
+    await waitFor(
+      async () => {
+        const r = await fetch(`${base}/ready`).catch(() => undefined);
+        return (
+          r?.ok &&
+          ((await r.json()) as { providers: { claude: { workers: number } } }).providers.claude.workers === 1
+        );
+      },
+      20_000,
+      'the bridge to be ready',
+    );
+    const keyFile = join(dataDir, 'admin-key');
+    expect((statSync(keyFile).mode & 0o777).toString(8)).toBe('600');
+    const adminKey = readFileSync(keyFile, 'utf8').trim();
+    expect(out).toContain(keyFile);
+    expect(out).not.toContain(adminKey);
+
+    const created = await postJson(
+      `${base}/admin/keys`,
+      { name: 'me' },
+      { authorization: `Bearer ${adminKey}` },
+    );
+    expect(created.status).toBe(201);
+    const res = await postJson(
+      `${base}/generate`,
+      { systemPrompt: 'Be brief.', userPrompt: 'What is 2+2?' },
+      { authorization: `Bearer ${created.json.key}` },
+    );
+    expect(res.status).toBe(200);
+    expect(res.json.content[0].text).toBe('Echo: What is 2+2?');
+    expect(readdirSync(join(dataDir, 'redis')).some((f) => f.startsWith('appendonly'))).toBe(true);
+  } finally {
+    proc.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+  // Nothing left listening.
+  await waitFor(
+    async () => !(await fetch(`http://127.0.0.1:${apiPort}/health`).catch(() => undefined)),
+    5_000,
+    'the API to stop',
+  );
+  // The private Redis went with it.
+  const redisGone = await new Promise<boolean>((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port: redisPort });
+    sock.on('connect', () => (sock.destroy(), resolve(false)));
+    sock.on('error', () => resolve(true));
+  });
+  expect(redisGone).toBe(true);
+  expect(existsSync(join(dataDir, 'redis'))).toBe(true);
+  expect(isAlive(proc.pid!)).toBe(false);
+}, 60_000);

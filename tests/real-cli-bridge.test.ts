@@ -1,0 +1,118 @@
+/**
+ * The REAL claude and codex CLIs (pinned devDependencies) through the whole bridge: API → queue →
+ * worker → CLI → loopback mock model server. Proves the locked-down invocation works end to end
+ * and that a model asking for a tool gets none run.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHarness, postJson } from './helpers/harness.js';
+import { tempDir } from './helpers/env.js';
+import { startMockModelServer, toolCallThenEcho, type MockModelServer } from './helpers/mock-model-server.js';
+import { claudeBin, codexBin, prepareClaude, prepareCodex, type CliSandbox } from './helpers/real-cli.js';
+
+let mock: MockModelServer;
+let claudeBox: CliSandbox;
+let codexBox: CliSandbox;
+const h = createHarness('realcli', {
+  CLAUDE_BIN: claudeBin(),
+  CODEX_BIN: codexBin(),
+  CLAUDE_CODE_MAX_RETRIES: '0',
+  JOB_ATTEMPTS: '1',
+});
+let url = '';
+let key = '';
+const auth = () => ({ authorization: `Bearer ${key}` });
+const markerDir = tempDir('real-markers');
+
+beforeAll(async () => {
+  mock = await startMockModelServer();
+  claudeBox = await prepareClaude(mock.url);
+  codexBox = await prepareCodex(mock.url, { declareModels: ['gpt-5-codex'] });
+  url = (await h.startApi()).url;
+  // One worker per CLI, each with its own scratch HOME and mock endpoint.
+  await h.startWorker(['claude'], claudeBox.env);
+  // Codex reads its key from the provider's env_key, which is not a CLI prefix: pass it through.
+  await h.startWorker(['codex'], { ...codexBox.env, CLI_ENV_PASSTHROUGH: 'MOCK_API_KEY' });
+  key = await h.createKey(url);
+});
+beforeEach(() => {
+  mock.setScript(undefined);
+  mock.requests.length = 0;
+});
+afterAll(async () => {
+  await h.cleanup();
+  await mock?.close();
+  await claudeBox?.cleanup();
+  await codexBox?.cleanup();
+});
+
+describe('real claude through the bridge', () => {
+  it('answers, with our system and user prompt reaching the model', async () => {
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: 'You are a terse bridge bot.', userPrompt: '--help me with "quotes" and $dollar' },
+      auth(),
+    );
+    expect(res.status).toBe(200);
+    expect(res.json.content[0].text).toBe('Hello from mock-anthropic.');
+    expect(res.json.usage.input_tokens).toBe(11);
+    expect(res.json.cost_usd).toBeGreaterThan(0);
+    const sent = JSON.stringify(mock.requests.find((r) => r.url.startsWith('/v1/messages'))!.body);
+    expect(sent).toContain('You are a terse bridge bot.');
+    expect(sent).toContain('--help me with \\"quotes\\" and $dollar');
+    expect(sent).toContain('"tools":[]');
+  }, 60_000);
+
+  it('runs no tool when the model asks for Bash or Read', async () => {
+    const marker = join(markerDir, 'pwned-claude');
+    mock.setScript(toolCallThenEcho({ anthropic: { name: 'Bash', input: { command: `touch ${marker}` } } }));
+    const bash = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'run it' }, auth());
+    expect(bash.status).toBe(200);
+    expect(bash.json.content[0].text).toMatch(/No such tool available: Bash/);
+    expect(existsSync(marker)).toBe(false);
+
+    mock.setScript(toolCallThenEcho({ anthropic: { name: 'Read', input: { file_path: '/etc/hostname' } } }));
+    const read = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'read it' }, auth());
+    expect(read.json.content[0].text).toMatch(/No such tool available: Read/);
+  }, 60_000);
+
+  it('fails with the CLI message when the model server answers an error', async () => {
+    mock.setScript(() => ({
+      error: { status: 401, message: 'Invalid bearer token (mock)', type: 'authentication_error' },
+    }));
+    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hi' }, auth());
+    expect(res.status).toBe(502);
+    expect(res.json.error.type).toBe('provider_error');
+  }, 60_000);
+});
+
+describe('real codex through the bridge', () => {
+  it('answers, with both prompts reaching the model', async () => {
+    const res = await postJson(
+      `${url}/generate-codex`,
+      { systemPrompt: 'SYSTEM-RULES-42', userPrompt: 'codex user prompt' },
+      auth(),
+    );
+    expect(res.json).toMatchObject({ content: [{ text: 'Hello from mock-openai.' }] });
+    expect(res.status).toBe(200);
+    expect(res.json.usage).toEqual({
+      input_tokens: 13,
+      output_tokens: 5,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    });
+    const sent = JSON.stringify(mock.requests.find((r) => r.url.startsWith('/v1/responses'))!.body);
+    expect(sent).toContain('SYSTEM-RULES-42');
+    expect(sent).toContain('codex user prompt');
+  }, 60_000);
+
+  it('runs no shell command when the model asks for one', async () => {
+    const marker = join(markerDir, 'pwned-codex');
+    mock.setScript(toolCallThenEcho({ openai: { name: 'exec_command', input: { cmd: `touch ${marker}` } } }));
+    const res = await postJson(`${url}/generate-codex`, { systemPrompt: '', userPrompt: 'run it' }, auth());
+    expect(res.status).toBe(200);
+    expect(res.json.content[0].text).toBe('TOOL_RESULT: unsupported call: exec_command');
+    expect(existsSync(marker)).toBe(false);
+  }, 60_000);
+});
