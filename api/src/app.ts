@@ -43,14 +43,19 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      // Bodies are never logged: they hold prompts.
+      // Bodies and headers are never logged: they hold prompts and keys.
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({
           id: req.id,
           method: req.method,
           url: req.url,
         }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: (err: Error) => ({ message: err.message }),
       },
+      // Refusals (4xx) and expected outages (503, 504) are not errors of the bridge itself.
+      customLogLevel: (_req, res) =>
+        res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504 ? 'error' : 'info',
       autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   );

@@ -60,3 +60,25 @@ export async function closeRedis(client: Redis): Promise<void> {
   }
   client.disconnect();
 }
+
+/**
+ * Resolves once `client` is connected (now or later). With `timeoutMs`, rejects after it; without,
+ * waits as long as it takes (workers: Redis may come up after them).
+ */
+export function redisReady(client: Redis, timeoutMs?: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+    }
+  });
+}

@@ -10,6 +10,7 @@ import {
   createWorkerRegistry,
   closeWithin,
   coerceError,
+  redisReady,
   type Config,
   type GenerateQueue,
   type GenerateWorker,
@@ -161,6 +162,8 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         w.run().catch((err: unknown) => log.error({ err: coerceError(err).message }, 'worker stopped'));
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));
+      // The first beat must land: until it does, the API believes no worker serves the provider.
+      await redisReady(deps.redis);
       await beat();
       heartbeat = setInterval(() => void beat(), config.WORKER_HEARTBEAT_MS);
       heartbeat.unref();

@@ -21,7 +21,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const be = fromBodyParser(err) ?? toBridgeError(err);
     const log = (req as { log?: Logger }).log ?? logger;
-    if (be.status >= 500) log.error({ err: be.cause ?? be, type: be.type }, be.message);
+    // Only the unexpected is logged here; pino-http logs every response with its status.
+    if (be.type === 'internal_error') log.error({ err: be.cause ?? be }, 'unhandled error');
     if (be.retryAfterS !== undefined) res.setHeader('Retry-After', String(be.retryAfterS));
     res.status(be.status).json(errorBody(be));
   };
