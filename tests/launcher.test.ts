@@ -27,13 +27,13 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
   const dataDir = tempDir('launcher');
   const proc = spawn(process.execPath, [join(ROOT, 'launcher/dist/main.js')], {
     env: {
-      PATH: process.env.PATH,
+      // As under `npm start`: the pinned dev CLIs are on PATH, and must not be picked up.
+      PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
       HOME: process.env.HOME,
       PORT: String(apiPort),
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       DATA_DIR: dataDir,
       CLAUDE_BIN: FAKE_CLAUDE,
-      WORKER_PROVIDERS: 'claude',
       WORKER_HEARTBEAT_MS: '500',
       LOG_LEVEL: 'info',
     },
@@ -45,17 +45,17 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   try {
     const base = `http://127.0.0.1:${apiPort}`;
-    await waitFor(
+    const ready = await waitFor(
       async () => {
         const r = await fetch(`${base}/ready`).catch(() => undefined);
-        return (
-          r?.ok &&
-          ((await r.json()) as { providers: { claude: { workers: number } } }).providers.claude.workers === 1
-        );
+        const body = r?.ok ? ((await r.json()) as { providers: Record<string, { workers: number }> }) : undefined;
+        return body?.providers.claude?.workers === 1 ? body : undefined;
       },
       20_000,
       'the bridge to be ready',
     );
+    // node_modules/.bin/codex (a dev dependency) was not taken for the user's own CLI.
+    expect(ready.providers.codex!.workers).toBe(0);
     const keyFile = join(dataDir, 'admin-key');
     expect((statSync(keyFile).mode & 0o777).toString(8)).toBe('600');
     const adminKey = readFileSync(keyFile, 'utf8').trim();

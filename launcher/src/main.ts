@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, createLogger, loadConfig, resolveBin } from '@cli-bridge/shared';
 import { ensureAdminKey } from './admin-key.js';
@@ -14,6 +14,13 @@ import { redisAnswers, waitForRedis } from './redis-probe.js';
 
 /** Exit code of a worker that found no CLI to serve (EX_CONFIG): the API stays up without it. */
 export const NO_CLI_EXIT_CODE = 78;
+
+export function withoutNpmBins(pathEnv: string | undefined): string {
+  return (pathEnv ?? '')
+    .split(delimiter)
+    .filter((d) => d && !/node_modules[\\/]\.bin[\\/]?$/.test(d))
+    .join(delimiter);
+}
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -30,7 +37,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'launcher' });
   const dataDir = resolve(config.DATA_DIR);
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // `npm start` puts node_modules/.bin on PATH, where the test suite's pinned CLIs live; the
+  // worker must find the user's own, logged-in `claude` / `codex` instead.
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: withoutNpmBins(process.env.PATH) };
   const children: { name: string; proc: ChildProcess }[] = [];
   let stopping = false;
 
