@@ -80,19 +80,27 @@ const providers = z
     return [...new Set(names)] as Provider[];
   });
 
+/** An empty or blank variable counts as unset, as in `.env` files (`NAME=`). */
+function blankToUndefined(v: unknown): unknown {
+  return typeof v === 'string' && v.trim() === '' ? undefined : v;
+}
+
 const MAX_MS = 2_147_483_647; // setTimeout's ceiling
 
 const baseSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .optional()
-    .default('info'),
+  NODE_ENV: z.preprocess(
+    blankToUndefined,
+    z.enum(['development', 'production', 'test']).default('development'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    blankToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
 
   // HTTP
   PORT: int('PORT', 0, 65535, 3456), // 0 = any free port
   HOST: str('127.0.0.1'),
-  BRIDGE_ADMIN_KEY: z.string().optional(),
+  BRIDGE_ADMIN_KEY: z.preprocess(blankToUndefined, z.string().optional()),
   DATA_DIR: str('./data'),
   CORS_ORIGINS: list([]),
   TRUST_PROXY: int('TRUST_PROXY', 0, 10, 0),
@@ -100,6 +108,11 @@ const baseSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int('RATE_LIMIT_WINDOW_MS', 1000, MAX_MS, 60_000),
   RATE_LIMIT_MAX_REQUESTS: int('RATE_LIMIT_MAX_REQUESTS', 0, 1_000_000, 30),
   SYNC_WAIT_TIMEOUT_MS: int('SYNC_WAIT_TIMEOUT_MS', 100, MAX_MS, 240_000),
+  ADMIN_RATE_LIMIT_MAX: int('ADMIN_RATE_LIMIT_MAX', 0, 1_000_000, 60),
+  AUTH_FAILURE_LIMIT: int('AUTH_FAILURE_LIMIT', 0, 1_000_000, 10),
+  CONCURRENCY_LEASE_MS: int('CONCURRENCY_LEASE_MS', 1_000, MAX_MS, 600_000),
+  LOG_MAX_ENTRIES: int('LOG_MAX_ENTRIES', 1, 10_000_000, 10_000),
+  LOG_PROMPT_CHARS: int('LOG_PROMPT_CHARS', 0, 500_000, 0),
 
   // Redis
   REDIS_URL: str('redis://127.0.0.1:6379'),
@@ -151,13 +164,6 @@ const baseSchema = z.object({
 export const CONFIG_KEYS = Object.keys(baseSchema.shape);
 
 export const configSchema = baseSchema.superRefine((c, ctx) => {
-  if (c.NODE_ENV === 'production' && (!c.BRIDGE_ADMIN_KEY || c.BRIDGE_ADMIN_KEY.length < 16)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['BRIDGE_ADMIN_KEY'],
-      message: 'BRIDGE_ADMIN_KEY is required in production (at least 16 characters)',
-    });
-  }
   if (c.BRIDGE_ADMIN_KEY !== undefined && c.BRIDGE_ADMIN_KEY.length < 16) {
     ctx.addIssue({
       code: 'custom',
@@ -195,9 +201,26 @@ export class ConfigError extends Error {
  * Parses the environment. Throws `ConfigError` whose message names every bad variable.
  * @param env usually `process.env`; tests pass their own object.
  */
-export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
+export interface LoadConfigOptions {
+  /**
+   * The process reading it. The API serves the admin API, so in production it requires
+   * BRIDGE_ADMIN_KEY; workers never use the key and should not have to hold it.
+   */
+  role?: 'api' | 'worker' | 'launcher';
+}
+
+export function loadConfig(
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  opts: LoadConfigOptions = {},
+): Config {
   const result = configSchema.safeParse(env);
-  if (result.success) return result.data;
+  if (result.success) {
+    const c = result.data;
+    if (opts.role === 'api' && c.NODE_ENV === 'production' && !c.BRIDGE_ADMIN_KEY) {
+      throw new ConfigError(['BRIDGE_ADMIN_KEY is required in production (at least 16 characters)']);
+    }
+    return c;
+  }
   const problems = result.error.issues.map((i) => {
     // Our own messages already name the variable; zod's built-in ones (enums) do not.
     const name = i.path.join('.');

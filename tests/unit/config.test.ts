@@ -27,6 +27,12 @@ describe('loadConfig', () => {
     expect(c.WORKER_PROVIDERS).toBeUndefined(); // auto-detect
   });
 
+  it('treats empty values (NAME= in .env) as unset', () => {
+    const c = loadConfig({ NODE_ENV: '', LOG_LEVEL: ' ', BRIDGE_ADMIN_KEY: '', PORT: '' });
+    expect(c).toMatchObject({ NODE_ENV: 'development', LOG_LEVEL: 'info', PORT: 3456 });
+    expect(c.BRIDGE_ADMIN_KEY).toBeUndefined();
+  });
+
   it('names the variable in the message', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT must be an integer 0-65535/);
     expect(() => loadConfig({ WORKER_PROVIDERS: 'claude,gemini' })).toThrow(/WORKER_PROVIDERS/);
@@ -44,13 +50,21 @@ describe('loadConfig', () => {
     }
   });
 
-  it('requires BRIDGE_ADMIN_KEY in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+  it('requires BRIDGE_ADMIN_KEY in production for the API only (workers never use it)', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { role: 'api' })).toThrow(
       /BRIDGE_ADMIN_KEY is required in production/,
     );
+    expect(loadConfig({ NODE_ENV: 'production' }, { role: 'worker' }).BRIDGE_ADMIN_KEY).toBeUndefined();
+    const key = 'x'.repeat(32);
     expect(
-      loadConfig({ NODE_ENV: 'production', BRIDGE_ADMIN_KEY: 'x'.repeat(32) }).BRIDGE_ADMIN_KEY,
-    ).toHaveLength(32);
+      loadConfig({ NODE_ENV: 'production', BRIDGE_ADMIN_KEY: key }, { role: 'api' }).BRIDGE_ADMIN_KEY,
+    ).toBe(key);
+  });
+
+  it('treats empty values (NAME= in .env) as unset', () => {
+    const c = loadConfig({ NODE_ENV: '', LOG_LEVEL: ' ', BRIDGE_ADMIN_KEY: '', PORT: '' });
+    expect(c).toMatchObject({ NODE_ENV: 'development', LOG_LEVEL: 'info', PORT: 3456 });
+    expect(c.BRIDGE_ADMIN_KEY).toBeUndefined();
   });
 
   it('makes the processes exit 1 with the message on bad config (built entry points)', () => {

@@ -27,7 +27,7 @@ export const NO_CLI_EXIT_CODE = 78;
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, { role: 'worker' });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
