@@ -5,20 +5,26 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Config, Logger } from '@cli-bridge/shared';
+import cors from 'cors';
 import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
+import { limiter } from './middleware/rate-limit.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { usageRoutes } from './routes/usage.routes.js';
 import type { ApiServices } from './services/index.js';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   services: ApiServices;
+  /** Fail-fast connection for the rate limiters' counters. */
+  redis: Redis;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -59,11 +65,53 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/health' },
     }),
   );
-  app.use(helmet());
-  app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } },
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
+  );
+  // Keys travel in headers, not cookies, so any origin may call when none is configured.
+  app.use(cors({ origin: config.CORS_ORIGINS.length ? config.CORS_ORIGINS : '*', maxAge: 600 }));
 
+  // Liveness and readiness stay outside every limit.
   app.use(healthRoutes(deps));
+
+  const window = config.RATE_LIMIT_WINDOW_MS;
+  const prefix = `${config.REDIS_PREFIX}:rl`;
+  // Failed authentications per client IP: brute-forcing keys gets 429 long before it gets far.
+  const authFailures = limiter({
+    redis: deps.redis,
+    prefix: `${prefix}:authfail:`,
+    windowMs: window,
+    limit: config.AUTH_FAILURE_LIMIT,
+    message: 'Too many failed authentications from this address; try again later',
+    countOnly: (status) => status === 401,
+  });
+  app.use(authFailures);
+  app.use(
+    '/admin',
+    limiter({
+      redis: deps.redis,
+      prefix: `${prefix}:admin:`,
+      windowMs: window,
+      limit: config.ADMIN_RATE_LIMIT_MAX,
+      message: 'Too many admin requests; try again later',
+    }),
+  );
+  app.use(
+    limiter({
+      redis: deps.redis,
+      prefix: `${prefix}:global:`,
+      windowMs: window,
+      limit: config.RATE_LIMIT_MAX_REQUESTS,
+      message: 'Too many requests; try again later',
+    }),
+  );
+
+  app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
   app.use(generateRoutes(deps));
+  app.use(usageRoutes(deps));
   app.use('/admin', requireAdmin(config.BRIDGE_ADMIN_KEY), adminKeyRoutes(deps));
 
   app.use(notFoundHandler);

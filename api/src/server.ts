@@ -82,7 +82,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     queueEvents,
     pricing,
   });
-  const app = createApp({ config, logger, services });
+  const app = createApp({ config, logger, services, redis });
 
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));

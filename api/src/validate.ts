@@ -21,3 +21,8 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
         : `${field}: ${issue.message}`;
   throw new BridgeError('invalid_request', message, { details: { field } });
 }
+
+/** Parses a query string object; the 400 names the offending parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  return parseBody(schema, { ...(query as object) });
+}

@@ -11,3 +11,4 @@ export * from './worker-registry.js';
 export * from './pricing.js';
 export * from './shutdown.js';
 export * from './which.js';
+export * from './accounting/index.js';

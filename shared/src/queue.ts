@@ -3,6 +3,7 @@
  * queues, queue events and workers live here so the API and worker agree on them.
  */
 import {
+  DelayedError,
   Job,
   Queue,
   QueueEvents,
@@ -17,7 +18,7 @@ import type { Config } from './config.js';
 import type { GenerateJobData, GenerateResult } from './jobs.js';
 import type { Provider } from './providers.js';
 
-export { Job, UnrecoverableError, WaitingError, Worker };
+export { DelayedError, Job, UnrecoverableError, WaitingError, Worker };
 
 export type GenerateJob = Job<GenerateJobData, GenerateResult>;
 export type GenerateQueue = Queue<GenerateJobData, GenerateResult>;

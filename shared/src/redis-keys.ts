@@ -11,6 +11,27 @@ export function redisKeys(prefix: string) {
     apiKeyNames: `${prefix}:keys`,
     /** Hash: SHA-256 hex of a raw key → key name. */
     apiKeyByHash: `${prefix}:keys:byhash`,
+    /** Hash: a key's usage in one UTC day (`YYYY-MM-DD`). Fields: USAGE_FIELDS. */
+    usageDay: (name: string, day: string) => `${prefix}:usage:${name}:d:${day}`,
+    /** Hash: a key's usage in one UTC month (`YYYY-MM`). */
+    usageMonth: (name: string, month: string) => `${prefix}:usage:${name}:m:${month}`,
+    /** Hash: a key's usage since creation (or the last reset). */
+    usageTotal: (name: string) => `${prefix}:usage:${name}:total`,
+    /** Pattern matching every usage hash of a key. */
+    usagePattern: (name: string) => `${prefix}:usage:${name}:*`,
+    /** Counter: a key's admitted requests in one epoch minute. */
+    rpm: (name: string, minute: number) => `${prefix}:rpm:${name}:${minute}`,
+    rpmPattern: (name: string) => `${prefix}:rpm:${name}:*`,
+    /** Sorted set: a key's concurrency leases, job id → expiry (ms). */
+    leases: (name: string) => `${prefix}:leases:${name}`,
+    /** Hash: usage accumulated by one job over its runs, until it is settled. */
+    jobUsage: (jobId: string) => `${prefix}:job-usage:${jobId}`,
+    /** String: set once a job is settled, so it is never settled twice. */
+    settled: (jobId: string) => `${prefix}:settled:${jobId}`,
+    /** List: request log, newest first, capped. */
+    logs: `${prefix}:logs`,
+    /** List: one key's request log, newest first, capped. */
+    keyLogs: (name: string) => `${prefix}:logs:key:${name}`,
     /** Sorted set: worker id → last heartbeat (ms). */
     workers: `${prefix}:workers`,
     /** String (JSON, with a TTL): one worker's heartbeat record. */

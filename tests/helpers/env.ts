@@ -40,6 +40,10 @@ export function testEnv(prefix: string, overrides: Record<string, string> = {}):
     SHUTDOWN_TIMEOUT_MS: '5000',
     JOB_BACKOFF_MS: '50',
     CLI_ENV_PASSTHROUGH: 'FAKE_CLI_RECORD_DIR,FAKE_CLI_MODE',
+    // Tests send many requests from one address; the rate-limit test turns these back on.
+    RATE_LIMIT_MAX_REQUESTS: '0',
+    ADMIN_RATE_LIMIT_MAX: '0',
+    AUTH_FAILURE_LIMIT: '0',
     ...overrides,
   };
 }

@@ -7,6 +7,12 @@ import { randomBytes } from 'node:crypto';
 import {
   createGenerateQueue,
   createGenerateWorker,
+  createLeases,
+  createSettlement,
+  generateJobDataSchema,
+  logEntryFor,
+  ZERO_USAGE,
+  type GenerateJob,
   createWorkerRegistry,
   closeWithin,
   coerceError,
@@ -73,7 +79,17 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     return q;
   };
 
+  // Settlement runs on the worker connection: it waits out a Redis blip instead of losing usage.
+  const settlement = createSettlement({
+    redis: deps.workerRedis,
+    keys: deps.keys,
+    logMaxEntries: config.LOG_MAX_ENTRIES,
+    jobTtlS: config.JOB_RESULT_TTL_S,
+  });
+  const leases = createLeases({ redis: deps.workerRedis, keys: deps.keys });
   const processor = createGenerateProcessor({
+    settlement,
+    leases,
     adapters: deps.adapters,
     config,
     baseEnv: deps.baseEnv,
@@ -101,9 +117,38 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
     });
     w.on('error', (err) => log.warn({ err: coerceError(err).message, provider: p }, 'worker error'));
-    w.on('failed', (job, err) => log.debug({ jobId: job?.id, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) => {
+      log.debug({ jobId: job?.id, err: err.message }, 'job failed');
+      // A job whose worker died too often never reaches the processor's settlement: close it here.
+      if (job && /stalled/i.test(err.message)) void settleStalled(job, err.message);
+    });
     return w;
   });
+
+  async function settleStalled(job: GenerateJob, message: string): Promise<void> {
+    const parsed = generateJobDataSchema.safeParse(job.data);
+    if (!parsed.success) return;
+    try {
+      await settlement.settle({
+        keyName: parsed.data.keyName,
+        jobId: job.id!,
+        usage: ZERO_USAGE,
+        costMicros: 0,
+        final: true,
+        failed: true,
+        log: logEntryFor(
+          parsed.data,
+          job.id!,
+          { status: 'failed', errorType: 'provider_error', error: message },
+          {
+            promptChars: config.LOG_PROMPT_CHARS,
+          },
+        ),
+      });
+    } catch (err) {
+      log.error({ jobId: job.id, err: coerceError(err).message }, 'settlement of a stalled job failed');
+    }
+  }
 
   const beat = async () => {
     try {

@@ -1,25 +1,37 @@
 /**
- * Runs one generate job: parse the payload, prepare a scratch directory, run the provider's CLI,
- * read its answer. Every way out is mapped onto BullMQ's outcomes:
+ * Runs one generate job: parse the payload, renew the key's concurrency lease, prepare a scratch
+ * directory, run the provider's CLI, read its answer, settle what it consumed. Every way out is
+ * mapped onto BullMQ's outcomes:
  * - answer → return value; fatal failure → UnrecoverableError (no retry);
  * - transient failure → plain Error (BullMQ retries with backoff, bounded by `attempts`);
  * - subscription exhausted → the provider's queue is held and the job goes back to wait;
+ * - key at its concurrency limit → the job waits a second (delayed);
  * - worker shutting down → the job goes back to wait for another worker.
+ * The job is settled once, when it is over (answer, fatal failure, last attempt); runs before
+ * that only add their usage.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  DelayedError,
   encodeFailure,
   generateJobDataSchema,
+  logEntryFor,
   UnrecoverableError,
   WaitingError,
   Worker,
+  ZERO_USAGE,
   type Config,
   type GenerateJob,
+  type GenerateJobData,
   type GenerateProcessor,
+  type JobOutcome,
+  type Leases,
   type Logger,
   type Provider,
+  type Settlement,
+  type Usage,
 } from '@cli-bridge/shared';
 import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
@@ -29,12 +41,20 @@ import { runCli } from './cli/run-cli.js';
 /** The abort reason a worker uses when it is shutting down (the job is handed back). */
 export const SHUTDOWN_REASON = 'worker shutdown';
 
+/** How long a job waits before trying again when its key is at maxConcurrent (ms). */
+const CONCURRENCY_RETRY_MS = 1_000;
+
 export interface ProcessorDeps {
   adapters: Partial<Record<Provider, CliAdapter>>;
-  config: Pick<Config, 'KILL_GRACE_MS' | 'CLI_ENV_PASSTHROUGH' | 'USAGE_LIMIT_COOLDOWN_MS'>;
+  config: Pick<
+    Config,
+    'KILL_GRACE_MS' | 'CLI_ENV_PASSTHROUGH' | 'USAGE_LIMIT_COOLDOWN_MS' | 'LOG_PROMPT_CHARS'
+  >;
   /** The worker's environment, filtered per run by `buildCliEnv`. */
   baseEnv: Record<string, string | undefined>;
   logger: Logger;
+  settlement: Settlement;
+  leases: Leases;
   /** Holds the provider's queue for `ms` (subscription exhausted). */
   holdQueue(provider: Provider, ms: number): Promise<void>;
   /** Parent of the per-job scratch directories (default: the OS temp dir). */
@@ -42,37 +62,80 @@ export interface ProcessorDeps {
   now?: () => number;
 }
 
+interface RunOutcome {
+  usage: Usage;
+  costMicros: number;
+  /** Set when the job is over. */
+  final?: { status: JobOutcome; errorType?: string; error?: string };
+  durationMs?: number;
+}
+
 export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor {
   const now = deps.now ?? Date.now;
+
+  /** Settlement never fails a job: an answer already given must not be run (and billed) again. */
+  async function settle(job: GenerateJob, data: GenerateJobData, o: RunOutcome, log: Logger): Promise<void> {
+    try {
+      await deps.settlement.settle({
+        keyName: data.keyName,
+        jobId: job.id!,
+        usage: o.usage,
+        costMicros: o.costMicros,
+        final: o.final !== undefined,
+        failed: o.final !== undefined && o.final.status !== 'completed',
+        log: o.final
+          ? logEntryFor(
+              data,
+              job.id!,
+              {
+                ...o.final,
+                durationMs: o.durationMs,
+                queueWaitMs: Math.max(0, (job.processedOn ?? now()) - job.timestamp),
+              },
+              { promptChars: deps.config.LOG_PROMPT_CHARS },
+            )
+          : undefined,
+      });
+    } catch (err) {
+      log.error({ err: (err as Error).message, usage: o.usage }, 'settlement failed');
+    }
+  }
 
   return async (job: GenerateJob, token?: string, signal?: AbortSignal) => {
     const parsed = generateJobDataSchema.safeParse(job.data);
     if (!parsed.success) {
+      const issue = parsed.error.issues[0];
       throw new UnrecoverableError(
         encodeFailure(
           'invalid_request',
-          `malformed job payload: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+          `malformed job payload: ${issue?.path.join('.')} ${issue?.message ?? ''}`,
         ),
       );
     }
     const data = parsed.data;
+    const log = deps.logger.child({ jobId: job.id, provider: data.provider, attempt: job.attemptsMade + 1 });
     const adapter = deps.adapters[data.provider];
-    if (!adapter)
+    if (!adapter) {
       throw new UnrecoverableError(
         encodeFailure('unavailable', `this worker does not serve ${data.provider}`),
       );
-    const log = deps.logger.child({
-      jobId: job.id,
-      provider: data.provider,
-      attempt: job.attemptsMade + 1,
-    });
+    }
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), 'cli-bridge-'));
     try {
       const workDir = join(privateDir, 'work');
       await mkdir(workDir, { mode: 0o700 });
       const inv = await adapter.prepare(data, { workDir, privateDir });
-      log.debug({ model: data.model }, 'cli starting');
+
+      // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
+      const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
+      if (!(await deps.leases.acquireForRun(data.keyName, job.id!, leaseMs))) {
+        log.debug('key at its concurrency limit; the job waits');
+        await job.moveToDelayed(now() + CONCURRENCY_RETRY_MS, token);
+        throw new DelayedError();
+      }
+
       const run = await runCli({
         bin: inv.bin,
         args: inv.args,
@@ -93,30 +156,58 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         log.info('job handed back to the queue (worker shutdown)');
         throw new WaitingError();
       }
-      const result = adapter.parse(run, data);
-      log.info(
-        {
+
+      let result;
+      try {
+        result = adapter.parse(run, data);
+      } catch (err) {
+        if (!(err instanceof CliFailure)) throw err;
+        const spent = {
+          usage: err.opts.usage ?? ZERO_USAGE,
+          costMicros: err.opts.costMicros ?? 0,
           durationMs: run.durationMs,
+        };
+        if (err.kind === 'usage_limit') {
+          await settle(job, data, spent, log);
+          const holdMs = Math.max(
+            1_000,
+            (err.opts.resetAt ?? now() + deps.config.USAGE_LIMIT_COOLDOWN_MS) - now(),
+          );
+          log.warn({ holdMs }, 'subscription usage limit reached; holding the queue');
+          await deps.holdQueue(data.provider, holdMs);
+          throw Worker.RateLimitError();
+        }
+        const final = err.kind === 'fatal' || lastAttempt;
+        await settle(
+          job,
+          data,
+          {
+            ...spent,
+            final: final ? { status: 'failed', errorType: err.type, error: err.message } : undefined,
+          },
+          log,
+        );
+        log.warn({ kind: err.kind, type: err.type, err: { message: err.message } }, 'cli failed');
+        const reason = encodeFailure(err.type, err.message);
+        throw err.kind === 'transient' ? new Error(reason) : new UnrecoverableError(reason);
+      }
+
+      await settle(
+        job,
+        data,
+        {
           usage: result.usage,
           costMicros: result.cost_micros,
+          durationMs: run.durationMs,
+          final: { status: 'completed' },
         },
+        log,
+      );
+      log.info(
+        { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros },
         'job completed',
       );
       return result;
-    } catch (err) {
-      if (!(err instanceof CliFailure)) throw err;
-      if (err.kind === 'usage_limit') {
-        const holdMs = Math.max(
-          1_000,
-          (err.opts.resetAt ?? now() + deps.config.USAGE_LIMIT_COOLDOWN_MS) - now(),
-        );
-        log.warn({ holdMs }, 'subscription usage limit reached; holding the queue');
-        await deps.holdQueue(data.provider, holdMs);
-        throw Worker.RateLimitError();
-      }
-      log.warn({ kind: err.kind, type: err.type, err: { message: err.message } }, 'cli failed');
-      const reason = encodeFailure(err.type, err.message);
-      throw err.kind === 'transient' ? new Error(reason) : new UnrecoverableError(reason);
     } finally {
       await rm(privateDir, { recursive: true, force: true });
     }

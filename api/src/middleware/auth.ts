@@ -5,11 +5,12 @@
  */
 import { BridgeError, safeEqual } from '@cli-bridge/shared';
 import type { Request, RequestHandler } from 'express';
-import type { KeyRecord, KeyStore } from '../services/key-store.js';
+import type { KeyStore } from '../services/key-store.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    apiKey?: KeyRecord;
+    /** Name of the caller's API key (user routes, after `requireUserKey`). */
+    keyName?: string;
   }
 }
 
@@ -28,9 +29,9 @@ export function requireUserKey(keyStore: KeyStore): RequestHandler {
     const raw = presentedKey(req);
     if (!raw)
       throw new BridgeError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key');
-    const record = await keyStore.findByRawKey(raw);
-    if (!record) throw new BridgeError('unauthorized', 'Invalid API key');
-    req.apiKey = record;
+    const name = await keyStore.nameForRawKey(raw);
+    if (!name) throw new BridgeError('unauthorized', 'Invalid API key');
+    req.keyName = name;
     next();
   };
 }

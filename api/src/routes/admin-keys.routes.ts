@@ -1,30 +1,94 @@
-import { BridgeError, KEY_NAME } from '@cli-bridge/shared';
+import { BridgeError, KEY_NAME, limitsInputSchema } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
-import { parseBody } from '../validate.js';
+import type { KeyRecord } from '../services/key-store.js';
+import { parseBody, parseQuery } from '../validate.js';
 
-const createKeySchema = z.object({
-  name: z
-    .string({ error: 'name must be a string' })
-    .regex(KEY_NAME, 'name must be 1-50 characters of A-Z a-z 0-9 _ -'),
+const createKeySchema = z
+  .object({
+    name: z
+      .string({ error: 'name must be a string' })
+      .regex(KEY_NAME, 'name must be 1-50 characters of A-Z a-z 0-9 _ -'),
+  })
+  .extend(limitsInputSchema.shape)
+  .strict();
+
+const updateKeySchema = limitsInputSchema.strict();
+
+const logsQuerySchema = z.object({
+  key: z.string().regex(KEY_NAME, 'key must be a key name').optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int('limit must be a whole number')
+    .min(1, 'limit must be 1-500')
+    .max(500, 'limit must be 1-500')
+    .default(50),
 });
 
-/** Admin key management (mounted under /admin, behind the admin check). */
+/** Admin key management and logs (mounted under /admin, behind the admin check). */
 export function adminKeyRoutes({ services }: AppDeps): Router {
   const r = Router();
+  const store = services.keyStore;
+
+  const withUsage = async (rec: KeyRecord, total = false) => {
+    const usage = await store.usage(rec.name);
+    return {
+      ...rec,
+      usage: total ? usage : { today: usage.today, month: usage.month },
+      active: await services.leases.active(rec.name),
+    };
+  };
+  const mustExist = (rec: KeyRecord | null, name: string): KeyRecord => {
+    if (!rec) throw new BridgeError('not_found', `No key named "${name}"`);
+    return rec;
+  };
+  const keyName = (raw: string | string[] | undefined): string => {
+    const name = String(raw);
+    if (!KEY_NAME.test(name)) throw new BridgeError('not_found', `No key named "${name}"`);
+    return name;
+  };
 
   r.post('/keys', async (req, res) => {
-    const { name } = parseBody(createKeySchema, req.body);
-    const created = await services.keyStore.create(name);
+    const { name, ...limits } = parseBody(createKeySchema, req.body);
+    const created = await store.create(name, limits);
     if (!created) throw new BridgeError('conflict', `A key named "${name}" already exists`);
-    const { hash: _hash, ...visible } = created.record;
-    res.status(201).json({ ...visible, key: created.rawKey });
+    // The only response that ever carries the raw key.
+    res.status(201).json({ ...created.record, key: created.rawKey });
   });
 
   r.get('/keys', async (_req, res) => {
-    const keys = await services.keyStore.list();
-    res.json({ keys: keys.map(({ hash: _hash, ...visible }) => visible) });
+    const list = await store.list();
+    res.json({ keys: await Promise.all(list.map((k) => withUsage(k))) });
+  });
+
+  r.get('/keys/:name', async (req, res) => {
+    const name = keyName(req.params.name);
+    res.json(await withUsage(mustExist(await store.get(name), name), true));
+  });
+
+  r.patch('/keys/:name', async (req, res) => {
+    const name = keyName(req.params.name);
+    const limits = parseBody(updateKeySchema, req.body);
+    res.json(await withUsage(mustExist(await store.update(name, limits), name)));
+  });
+
+  r.delete('/keys/:name', async (req, res) => {
+    const name = keyName(req.params.name);
+    if (!(await store.remove(name))) throw new BridgeError('not_found', `No key named "${name}"`);
+    res.json({ name, revoked: true });
+  });
+
+  r.post('/keys/:name/reset-usage', async (req, res) => {
+    const name = keyName(req.params.name);
+    const rec = mustExist(await store.get(name), name);
+    await store.resetUsage(name);
+    res.json(await withUsage(rec, true));
+  });
+
+  r.get('/logs', async (req, res) => {
+    const q = parseQuery(logsQuerySchema, req.query);
+    res.json({ logs: await services.logs.read({ key: q.key, limit: q.limit }) });
   });
 
   return r;

@@ -19,16 +19,15 @@ export function generateRoutes({ config, services }: AppDeps): Router {
             details: { field: 'stream' },
           });
         }
-        await services.generate.assertServable(provider);
         const job = await services.generate.submit({
           provider,
           request,
-          keyName: req.apiKey!.name,
+          keyName: req.keyName!,
           requestId: String(req.id),
         });
         // 'close' on the response fires for a finished answer and for a vanished client alike.
         res.on('close', () => {
-          if (!res.writableFinished) void services.generate.abandon(provider, job.id!);
+          if (!res.writableFinished) void services.generate.abandon(provider, job);
         });
         const response = await services.generate.waitForResult(provider, job, config.SYNC_WAIT_TIMEOUT_MS);
         res.json(response);

@@ -5,6 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   BridgeError,
+  logEntryFor,
+  ZERO_USAGE,
+  type Admission,
+  type Settlement,
   decodeFailure,
   GENERATE_JOB_NAME,
   generateResultSchema,
@@ -29,6 +33,8 @@ export interface GenerateServiceDeps {
   queueEvents: Record<Provider, QueueEvents>;
   registry: WorkerRegistry;
   pricing: PricingStore;
+  admission: Admission;
+  settlement: Settlement;
 }
 
 export interface SubmitInput {
@@ -59,23 +65,36 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     }
   }
 
+  /**
+   * Validates the model, checks the provider can serve, admits the request against the key's
+   * limits (one atomic step that also takes the concurrency lease) and enqueues the job.
+   */
   async function submit(input: SubmitInput): Promise<GenerateJob> {
     const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
-    return deps.queues[input.provider].add(
-      GENERATE_JOB_NAME,
-      {
-        v: 1,
-        provider: input.provider,
-        keyName: input.keyName,
-        systemPrompt: input.request.systemPrompt,
-        userPrompt: input.request.userPrompt,
-        model,
-        stream: input.request.stream ?? false,
-        requestId: input.requestId,
-        submittedAt: Date.now(),
-      },
-      { jobId: randomUUID() },
-    );
+    await assertServable(input.provider);
+    const jobId = randomUUID();
+    await deps.admission.admit(input.keyName, input.provider, jobId);
+    try {
+      return await deps.queues[input.provider].add(
+        GENERATE_JOB_NAME,
+        {
+          v: 1,
+          provider: input.provider,
+          keyName: input.keyName,
+          systemPrompt: input.request.systemPrompt,
+          userPrompt: input.request.userPrompt,
+          model,
+          stream: input.request.stream ?? false,
+          requestId: input.requestId,
+          submittedAt: Date.now(),
+        },
+        { jobId },
+      );
+    } catch (err) {
+      // Never enqueued: give the slot back (the request still counts, as it was admitted).
+      await deps.admission.release(input.keyName, jobId).catch(() => {});
+      throw err;
+    }
   }
 
   /**
@@ -128,12 +147,32 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     }
   }
 
-  /** Removes a job nobody waits for any more, if no worker has taken it yet. */
-  async function abandon(provider: Provider, jobId: string): Promise<boolean> {
+  /**
+   * Removes a job nobody waits for any more, if no worker has taken it yet, and settles it as
+   * cancelled (lease released, one log entry, nothing billed).
+   */
+  async function abandon(provider: Provider, job: GenerateJob): Promise<boolean> {
+    const jobId = job.id!;
     try {
       const state = await deps.queues[provider].getJobState(jobId);
       if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
-      return (await deps.queues[provider].remove(jobId)) === 1;
+      if ((await deps.queues[provider].remove(jobId)) !== 1) return false;
+      await deps.settlement.settle({
+        keyName: job.data.keyName,
+        jobId,
+        usage: ZERO_USAGE,
+        costMicros: 0,
+        final: true,
+        log: logEntryFor(
+          job.data,
+          jobId,
+          { status: 'cancelled', error: 'client disconnected while queued' },
+          {
+            promptChars: config.LOG_PROMPT_CHARS,
+          },
+        ),
+      });
+      return true;
     } catch (err) {
       deps.logger.warn({ jobId, err: (err as Error).message }, 'could not remove abandoned job');
       return false;

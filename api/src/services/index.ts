@@ -1,5 +1,9 @@
 import {
+  createAdmission,
+  createLeases,
+  createSettlement,
   createWorkerRegistry,
+  readLogs,
   type Config,
   type GenerateQueue,
   type Logger,
@@ -26,15 +30,21 @@ export interface ApiClients {
 
 /** Builds the API's services from its clients: the one place they are wired together. */
 export function createApiServices(c: ApiClients) {
-  const registry = createWorkerRegistry({
-    redis: c.redis,
-    keys: c.keys,
-    heartbeatMs: c.config.WORKER_HEARTBEAT_MS,
+  const { redis, keys, config } = c;
+  const registry = createWorkerRegistry({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
+  const admission = createAdmission({ redis, keys, leaseMs: config.CONCURRENCY_LEASE_MS });
+  const settlement = createSettlement({
+    redis,
+    keys,
+    logMaxEntries: config.LOG_MAX_ENTRIES,
+    jobTtlS: config.JOB_RESULT_TTL_S,
   });
   return {
-    keyStore: createKeyStore({ redis: c.redis, keys: c.keys }),
-    generate: createGenerateService({ ...c, registry }),
-    health: createHealthService({ redis: c.redis, registry }),
+    keyStore: createKeyStore({ redis, keys }),
+    generate: createGenerateService({ ...c, registry, admission, settlement }),
+    health: createHealthService({ redis, registry }),
+    leases: createLeases({ redis, keys }),
+    logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
   };
 }

@@ -1,0 +1,73 @@
+/**
+ * Rate limits that hold across API replicas: express-rate-limit counting in Redis.
+ *
+ * The store is ours, not rate-limit-redis: that one loads its Lua script in its constructor and
+ * leaves the promise unhandled when Redis is not yet connected, which would crash the API on
+ * start-up during an outage. A fixed window is one MULTI: INCR, PEXPIRE NX, PTTL.
+ */
+import { BridgeError } from '@cli-bridge/shared';
+import type { Request, RequestHandler } from 'express';
+import { rateLimit, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
+
+export class RedisRateLimitStore implements Store {
+  private windowMs = 60_000;
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  init(options: Options): void {
+    this.windowMs = options.windowMs;
+  }
+
+  async increment(key: string): Promise<IncrementResponse> {
+    const k = this.prefix + key;
+    const res = await this.redis.multi().incr(k).pexpire(k, this.windowMs, 'NX').pttl(k).exec();
+    const hits = Number(res?.[0]?.[1] ?? 1);
+    const ttl = Number(res?.[2]?.[1] ?? this.windowMs);
+    return { totalHits: hits, resetTime: new Date(Date.now() + Math.max(0, ttl)) };
+  }
+
+  async decrement(key: string): Promise<void> {
+    await this.redis.decr(this.prefix + key);
+  }
+
+  async resetKey(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+}
+
+export interface LimiterOptions {
+  redis: Redis;
+  /** Redis key prefix of this limiter's counters. */
+  prefix: string;
+  windowMs: number;
+  /** Requests per window per client IP; 0 turns the limiter off. */
+  limit: number;
+  message: string;
+  /** Count only requests this says failed (e.g. 401s). */
+  countOnly?: (status: number) => boolean;
+}
+
+const pass: RequestHandler = (_req, _res, next) => next();
+
+export function limiter(opts: LimiterOptions): RequestHandler {
+  if (opts.limit <= 0) return pass;
+  return rateLimit({
+    windowMs: opts.windowMs,
+    limit: opts.limit,
+    store: new RedisRateLimitStore(opts.redis, opts.prefix),
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    ...(opts.countOnly && {
+      skipSuccessfulRequests: true,
+      requestWasSuccessful: (_req: Request, res) => !opts.countOnly!(res.statusCode),
+    }),
+    handler: (req, _res, next) => {
+      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const retryAfterS = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
+      next(new BridgeError('rate_limited', opts.message, { retryAfterS }));
+    },
+  });
+}

@@ -1,0 +1,7 @@
+export * from './admission.js';
+export * from './lease.js';
+export * from './limits.js';
+export * from './logs.js';
+export * from './periods.js';
+export * from './settlement.js';
+export * from './usage.js';

@@ -1,0 +1,47 @@
+/**
+ * The worker's side of a concurrency lease. When a run starts, the job's lease is renewed to cover
+ * the run (CLI timeout + kill grace). If it expired while the job sat in the queue and the key is
+ * at its maxConcurrent, the run must wait: so never more than maxConcurrent CLIs of one key run.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis-keys.js';
+
+// KEYS: 1 key record, 2 leases. ARGV: 1 now, 2 job id, 3 new expiry.
+// Returns 1 (run) or 0 (wait: the key is at its concurrency limit).
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  return 1
+end
+local max = tonumber(redis.call('HGET', KEYS[1], 'maxConcurrent')) or 0
+if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return 1
+`;
+
+export function createLeases(deps: { redis: Redis; keys: RedisKeys; now?: () => number }) {
+  const clock = deps.now ?? Date.now;
+  return {
+    /** Renews (or re-takes) `jobId`'s lease until now + `ttlMs`; false when the run must wait. */
+    async acquireForRun(keyName: string, jobId: string, ttlMs: number): Promise<boolean> {
+      const now = clock();
+      const r = await deps.redis.eval(
+        ACQUIRE,
+        2,
+        deps.keys.apiKey(keyName),
+        deps.keys.leases(keyName),
+        String(now),
+        jobId,
+        String(now + ttlMs),
+      );
+      return r === 1;
+    },
+    /** Leases alive now. */
+    async active(keyName: string): Promise<number> {
+      return deps.redis.zcount(deps.keys.leases(keyName), `(${clock()}`, '+inf');
+    },
+  };
+}
+
+export type Leases = ReturnType<typeof createLeases>;

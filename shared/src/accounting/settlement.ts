@@ -1,0 +1,171 @@
+/**
+ * Settlement: what a job consumed goes to its key's day, month and total counters; once the job
+ * is over, its lease is released and one log entry is written, all in one atomic script.
+ *
+ * A job may run the CLI several times (transient retries, a hand-back on shutdown); each run's
+ * usage is added as it ends (`final: false`) and summed in a per-job hash, and the last call
+ * (`final: true`) closes the job. A final call for a job already settled changes nothing, so a
+ * job is never billed or logged twice.
+ */
+import type { Redis } from 'ioredis';
+import type { Usage } from '../jobs.js';
+import type { RedisKeys } from '../redis-keys.js';
+import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
+
+// KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs
+// ARGV: 1 job id, 2-5 input/output/cache creation/cache read tokens, 6 cost micros, 7 final,
+//       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl
+const SETTLE = `
+local final = ARGV[7] == '1'
+if final and redis.call('EXISTS', KEYS[6]) == 1 then return 0 end
+local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'}
+local tokens = 0
+for i = 1, 4 do tokens = tokens + tonumber(ARGV[i + 1]) end
+local cost = tonumber(ARGV[6])
+for k = 1, 3 do
+  if tokens > 0 or cost > 0 then
+    for i = 1, 4 do redis.call('HINCRBY', KEYS[k], fields[i], ARGV[i + 1]) end
+    redis.call('HINCRBY', KEYS[k], 'tokens', tokens)
+    redis.call('HINCRBY', KEYS[k], 'cost_micros', cost)
+  end
+  if final and ARGV[8] == '1' then redis.call('HINCRBY', KEYS[k], 'errors', 1) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[11])
+redis.call('EXPIRE', KEYS[2], ARGV[12])
+for i = 1, 4 do redis.call('HINCRBY', KEYS[5], fields[i], ARGV[i + 1]) end
+redis.call('HINCRBY', KEYS[5], 'cost_micros', cost)
+redis.call('EXPIRE', KEYS[5], ARGV[13])
+if not final then return 1 end
+redis.call('SET', KEYS[6], '1', 'EX', ARGV[13])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local acc = redis.call('HGETALL', KEYS[5])
+local usage = {}
+for i = 1, #acc, 2 do usage[acc[i]] = tonumber(acc[i + 1]) end
+local entry = cjson.decode(ARGV[9])
+entry['cost_micros'] = usage['cost_micros'] or 0
+usage['cost_micros'] = nil
+entry['usage'] = usage
+local line = cjson.encode(entry)
+local cap = tonumber(ARGV[10]) - 1
+redis.call('LPUSH', KEYS[7], line)
+redis.call('LTRIM', KEYS[7], 0, cap)
+redis.call('LPUSH', KEYS[8], line)
+redis.call('LTRIM', KEYS[8], 0, cap)
+redis.call('DEL', KEYS[5])
+return 1
+`;
+
+export type JobOutcome = 'completed' | 'failed' | 'cancelled';
+
+/** A request log entry as written (usage and cost are added by the script). */
+export interface LogEntryInput {
+  time: string;
+  key: string;
+  provider: string;
+  model: string;
+  status: JobOutcome;
+  error_type?: string;
+  error?: string;
+  /** Wall time of the last CLI run (ms). */
+  duration_ms?: number;
+  /** From submission to the start of the first run (ms). */
+  queue_wait_ms?: number;
+  job_id: string;
+  prompt_chars: number;
+  /** The first LOG_PROMPT_CHARS characters of the user prompt, when that is > 0. */
+  prompt?: string;
+}
+
+export interface SettleInput {
+  keyName: string;
+  jobId: string;
+  /** This run's usage (zero when nothing ran). */
+  usage: Usage;
+  costMicros: number;
+  /** The job is over: release the lease and write the log entry. */
+  final: boolean;
+  /** Counted as an error (final calls only). */
+  failed?: boolean;
+  /** Required when `final`. */
+  log?: LogEntryInput;
+}
+
+export interface SettlementDeps {
+  redis: Redis;
+  keys: RedisKeys;
+  /** LOG_MAX_ENTRIES: cap of the global log and of each key's log. */
+  logMaxEntries: number;
+  /** How long a settled marker (and an open job's usage) is kept (s); ≥ job retention. */
+  jobTtlS: number;
+  now?: () => number;
+}
+
+export function createSettlement(deps: SettlementDeps) {
+  const { redis, keys } = deps;
+  const clock = deps.now ?? Date.now;
+  return {
+    /** Returns false when a final settlement had already happened (nothing was changed). */
+    async settle(input: SettleInput): Promise<boolean> {
+      const now = clock();
+      const u = input.usage;
+      const r = await redis.eval(
+        SETTLE,
+        8,
+        keys.usageDay(input.keyName, utcDay(now)),
+        keys.usageMonth(input.keyName, utcMonth(now)),
+        keys.usageTotal(input.keyName),
+        keys.leases(input.keyName),
+        keys.jobUsage(input.jobId),
+        keys.settled(input.jobId),
+        keys.logs,
+        keys.keyLogs(input.keyName),
+        input.jobId,
+        String(u.input_tokens),
+        String(u.output_tokens),
+        String(u.cache_creation_input_tokens),
+        String(u.cache_read_input_tokens),
+        String(input.costMicros),
+        input.final ? '1' : '0',
+        input.failed ? '1' : '0',
+        JSON.stringify(input.log ?? {}),
+        String(deps.logMaxEntries),
+        String(DAY_COUNTER_TTL_S),
+        String(MONTH_COUNTER_TTL_S),
+        String(deps.jobTtlS),
+      );
+      return r === 1;
+    },
+  };
+}
+
+export type Settlement = ReturnType<typeof createSettlement>;
+
+/** The log entry of a job, from its payload and outcome. */
+export function logEntryFor(
+  data: { keyName: string; provider: string; model: string; userPrompt: string; systemPrompt: string },
+  jobId: string,
+  outcome: {
+    status: JobOutcome;
+    errorType?: string;
+    error?: string;
+    durationMs?: number;
+    queueWaitMs?: number;
+  },
+  opts: { promptChars: number; now?: number },
+): LogEntryInput {
+  const entry: LogEntryInput = {
+    time: new Date(opts.now ?? Date.now()).toISOString(),
+    key: data.keyName,
+    provider: data.provider,
+    model: data.model,
+    status: outcome.status,
+    job_id: jobId,
+    prompt_chars: data.systemPrompt.length + data.userPrompt.length,
+  };
+  if (outcome.errorType !== undefined) entry.error_type = outcome.errorType;
+  if (outcome.error !== undefined) entry.error = outcome.error.slice(0, 500);
+  if (outcome.durationMs !== undefined) entry.duration_ms = outcome.durationMs;
+  if (outcome.queueWaitMs !== undefined) entry.queue_wait_ms = outcome.queueWaitMs;
+  if (opts.promptChars > 0) entry.prompt = data.userPrompt.slice(0, opts.promptChars);
+  return entry;
+}
