@@ -15,6 +15,7 @@ import {
   createRedis,
   PROVIDERS,
   redisKeys,
+  redisReady,
   type Config,
   type GenerateQueue,
   type Logger,
@@ -26,6 +27,8 @@ import { createApiServices, type ApiServices } from './services/index.js';
 
 /** Longest wait for one BullMQ client to close (ms); Redis may be gone. */
 const CLOSE_STEP_MS = 2_000;
+/** How long start-up waits for Redis before listening anyway (ms). */
+const REDIS_STARTUP_WAIT_MS = 5_000;
 
 export interface ApiServer {
   url: string;
@@ -68,6 +71,13 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     queueEvents[p].on('error', (err) =>
       logger.warn({ err: coerceError(err).message, provider: p }, 'queue events error'),
     );
+  }
+  // Normally Redis is there: wait for it so the first request is not a needless 503. During an
+  // outage the API still comes up (liveness) and answers 503 until Redis is back.
+  try {
+    await redisReady(redis, REDIS_STARTUP_WAIT_MS);
+  } catch {
+    logger.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; answering 503 until it is');
   }
   const pricing = createPricingStore({
     file: config.CODEX_PRICING_FILE,

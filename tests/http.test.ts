@@ -1,0 +1,101 @@
+/**
+ * HTTP hardening: security headers, CORS, rate limits that live in Redis (so they hold across
+ * replicas), the failed-authentication limiter, body limits, request ids, the error envelope.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY } from './helpers/env.js';
+import { createHarness, postJson } from './helpers/harness.js';
+
+const harnesses: ReturnType<typeof createHarness>[] = [];
+async function api(overrides: Record<string, string>) {
+  const h = createHarness('http', overrides);
+  harnesses.push(h);
+  const server = await h.startApi();
+  return { h, url: server.url };
+}
+afterAll(async () => {
+  for (const h of harnesses) await h.cleanup();
+});
+
+describe('headers', () => {
+  it('sends helmet security headers and echoes a sane x-request-id', async () => {
+    const { url } = await api({});
+    const res = await fetch(`${url}/health`, { headers: { 'x-request-id': 'req-123' } });
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('x-request-id')).toBe('req-123');
+    const weird = await fetch(`${url}/health`, { headers: { 'x-request-id': 'bad id\twith spaces' } });
+    expect(weird.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers CORS for configured origins only', async () => {
+    const { url } = await api({ CORS_ORIGINS: 'https://app.example' });
+    const good = await fetch(`${url}/health`, { headers: { origin: 'https://app.example' } });
+    expect(good.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const bad = await fetch(`${url}/health`, { headers: { origin: 'https://evil.example' } });
+    expect(bad.headers.get('access-control-allow-origin')).toBeNull();
+    const { url: open } = await api({});
+    expect(
+      (await fetch(`${open}/health`, { headers: { origin: 'https://any.example' } })).headers.get(
+        'access-control-allow-origin',
+      ),
+    ).toBe('*');
+  });
+
+  it('answers unknown routes and oversized bodies with the error envelope', async () => {
+    const { url } = await api({ BODY_LIMIT_BYTES: '2048' });
+    const nf = await postJson(`${url}/nope`, {});
+    expect(nf.status).toBe(404);
+    expect(nf.json.error.type).toBe('not_found');
+    const big = await postJson(
+      `${url}/admin/keys`,
+      { name: 'x'.repeat(5000) },
+      { authorization: `Bearer ${ADMIN_KEY}` },
+    );
+    expect(big.status).toBe(413);
+    expect(big.json.error.type).toBe('payload_too_large');
+  });
+});
+
+describe('rate limits', () => {
+  it('limits requests per client in a window, shared through Redis; /health is exempt', async () => {
+    const { h, url } = await api({ RATE_LIMIT_MAX_REQUESTS: '3' });
+    const key = await h.createKey(url);
+    const auth = { authorization: `Bearer ${key}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${url}/usage`, { headers: auth })).status);
+    // createKey was the first request of this window.
+    expect(statuses).toEqual([200, 200, 429, 429]);
+    const res = await fetch(`${url}/usage`, { headers: auth });
+    expect(await res.json()).toMatchObject({ error: { type: 'rate_limited' } });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    // A second API process on the same Redis sees the same count.
+    const twin = await h.spawnApi({ RATE_LIMIT_MAX_REQUESTS: '3' });
+    expect((await fetch(`${twin.url}/usage`, { headers: auth })).status).toBe(429);
+  });
+
+  it('blocks an address after repeated failed authentications, even with a good key', async () => {
+    const { h, url } = await api({ AUTH_FAILURE_LIMIT: '2' });
+    const key = await h.createKey(url);
+    for (let i = 0; i < 2; i++)
+      expect((await fetch(`${url}/usage`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const res = await fetch(`${url}/usage`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as any).error.message).toMatch(/failed authentications/);
+  });
+
+  it('has a stricter limit on /admin', async () => {
+    const { url } = await api({ ADMIN_RATE_LIMIT_MAX: '2' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push(
+        (await fetch(`${url}/admin/keys`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status,
+      );
+    expect(statuses).toEqual([200, 200, 429]);
+    expect((await fetch(`${url}/ready`)).status).toBe(200);
+  });
+});
