@@ -31,7 +31,7 @@ describe('sync generate and the queue', () => {
   it('removes a queued job when its client disconnects', async () => {
     const busy = postJson(
       `${url}/generate`,
-      { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=1000@@' },
+      { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=2500@@' },
       auth(),
     );
     await waitFor(

@@ -16,6 +16,7 @@ import { limiter } from './middleware/rate-limit.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { jobsRoutes } from './routes/jobs.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
 import type { ApiServices } from './services/index.js';
 
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
+  app.use(jobsRoutes(deps));
   app.use('/admin', requireAdmin(config.BRIDGE_ADMIN_KEY), adminKeyRoutes(deps));
 
   app.use(notFoundHandler);

@@ -83,6 +83,9 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     file: config.CODEX_PRICING_FILE,
     logger,
   });
+  // Each SSE stream reads with XREAD BLOCK on a connection of its own.
+  const blockingClient = () =>
+    createRedis({ url: config.REDIS_URL, role: 'subscriber', name: 'api-sse', logger });
   const services = createApiServices({
     config,
     logger,
@@ -91,6 +94,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     queues,
     queueEvents,
     pricing,
+    blockingClient,
   });
   const app = createApp({ config, logger, services, redis });
 

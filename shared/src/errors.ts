@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** A job cancelled by its client (DELETE /jobs/:id or a disconnect). */
+  cancelled: 409,
   payload_too_large: 413,
   rate_limited: 429,
   limit_exceeded: 429,

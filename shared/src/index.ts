@@ -12,3 +12,4 @@ export * from './pricing.js';
 export * from './shutdown.js';
 export * from './which.js';
 export * from './accounting/index.js';
+export * from './job-events.js';

@@ -5,7 +5,21 @@
 import { z } from 'zod';
 import { MODEL_NAME } from './config.js';
 import { isErrorType, type ErrorType } from './errors.js';
-import { PROVIDERS } from './providers.js';
+import { randomUUID } from 'node:crypto';
+import { PROVIDERS, type Provider } from './providers.js';
+
+/** Job ids name their provider (`claude-<uuid>`), so a job is found without a lookup. */
+export function newJobId(provider: Provider): string {
+  return `${provider}-${randomUUID()}`;
+}
+
+const JOB_ID = /^(claude|codex)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The provider of a well-formed job id, or undefined. */
+export function providerOfJobId(id: string): Provider | undefined {
+  const m = JOB_ID.exec(id);
+  return m ? (m[1] as Provider) : undefined;
+}
 
 /** Each prompt may hold at most this many characters (DESIGN.md section 2). */
 export const MAX_PROMPT_CHARS = 500_000;

@@ -32,6 +32,18 @@ export function redisKeys(prefix: string) {
     logs: `${prefix}:logs`,
     /** List: one key's request log, newest first, capped. */
     keyLogs: (name: string) => `${prefix}:logs:key:${name}`,
+    /** Stream: one job's events (text, usage, error, done); expires with the job's result. */
+    jobEvents: (jobId: string) => `${prefix}:events:${jobId}`,
+    /** Pub/sub channel: cancel requests for running jobs, to whichever worker runs them. */
+    cancelChannel: `${prefix}:cancel`,
+    /** String: a cancel was requested for the job (seen by a worker that starts it later). */
+    cancelRequested: (jobId: string) => `${prefix}:cancel-requested:${jobId}`,
+    /** String (JSON): a job cancelled while queued; BullMQ no longer holds it. */
+    jobTombstone: (jobId: string) => `${prefix}:job-cancelled:${jobId}`,
+    /** Sorted set: a key's jobs, job id → created (ms); for GET /jobs. */
+    keyJobs: (name: string) => `${prefix}:jobs:key:${name}`,
+    /** String (JSON): an Idempotency-Key of one API key → its job and body hash. */
+    idempotency: (name: string, idemHash: string) => `${prefix}:idem:${name}:${idemHash}`,
     /** Sorted set: worker id → last heartbeat (ms). */
     workers: `${prefix}:workers`,
     /** String (JSON, with a TTL): one worker's heartbeat record. */

@@ -120,12 +120,14 @@ export function createHarness(name: string, overrides: Record<string, string> = 
       const logger = silent();
       const r = createRedis({ url: REDIS_URL, role: 'producer', name: 'test-worker', logger });
       const wr = createRedis({ url: REDIS_URL, role: 'worker', name: 'test-worker', logger });
+      const sub = createRedis({ url: REDIS_URL, role: 'subscriber', name: 'test-worker', logger });
       const pricing = createPricingStore({ file: cfg.CODEX_PRICING_FILE, logger });
       const worker = createBridgeWorker({
         config: cfg,
         logger,
         redis: r,
         workerRedis: wr,
+        subscriberRedis: sub,
         keys: redisKeys(prefix),
         adapters: createAdapters(providers, cfg, pricing),
         cliVersions: {},
@@ -137,6 +139,7 @@ export function createHarness(name: string, overrides: Record<string, string> = 
         await worker.close({ drainMs: 2_000 });
         r.disconnect();
         wr.disconnect();
+        sub.disconnect();
       });
       return worker;
     },

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   createGenerateQueue,
   createGenerateWorker,
+  createJobEvents,
   createLeases,
   createSettlement,
   generateJobDataSchema,
@@ -26,7 +27,7 @@ import {
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 import type { CliAdapter } from './cli/adapter.js';
-import { createGenerateProcessor, SHUTDOWN_REASON } from './generate.processor.js';
+import { CANCEL_REASON, createGenerateProcessor, SHUTDOWN_REASON } from './generate.processor.js';
 
 export interface BridgeWorkerDeps {
   config: Config;
@@ -35,6 +36,8 @@ export interface BridgeWorkerDeps {
   workerRedis: Redis;
   /** Fail-fast connection (role `producer`) for heartbeats and queue holds. */
   redis: Redis;
+  /** Connection (role `subscriber`) for cancel requests; taken over by this worker. */
+  subscriberRedis: Redis;
   keys: RedisKeys;
   adapters: Partial<Record<Provider, CliAdapter>>;
   cliVersions: Record<string, string | null>;
@@ -87,9 +90,12 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     jobTtlS: config.JOB_RESULT_TTL_S,
   });
   const leases = createLeases({ redis: deps.workerRedis, keys: deps.keys });
+  const events = createJobEvents({ redis: deps.workerRedis, keys: deps.keys, ttlS: config.JOB_RESULT_TTL_S });
   const processor = createGenerateProcessor({
     settlement,
     leases,
+    events,
+    cancelRequested: async (jobId) => (await deps.workerRedis.exists(deps.keys.cancelRequested(jobId))) === 1,
     adapters: deps.adapters,
     config,
     baseEnv: deps.baseEnv,
@@ -173,6 +179,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
   async function close(opts: { drainMs?: number } = {}): Promise<void> {
     closing ??= (async () => {
       clearInterval(heartbeat);
+      await closeWithin(() => deps.subscriberRedis.unsubscribe(), 1_000);
       const drainMs = opts.drainMs ?? config.SHUTDOWN_TIMEOUT_MS;
       log.info({ active, drainMs }, 'worker closing');
       const closed = Promise.all(workers.map((w) => w.close()));
@@ -206,6 +213,18 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       for (const w of workers) {
         w.run().catch((err: unknown) => log.error({ err: coerceError(err).message }, 'worker stopped'));
       }
+      // Cancels are published to every worker; the one running the job kills its CLI.
+      deps.subscriberRedis.on('message', (_channel: string, message: string) => {
+        try {
+          const { jobId } = JSON.parse(message) as { jobId?: unknown };
+          if (typeof jobId !== 'string') return;
+          for (const w of workers)
+            if (w.cancelJob(jobId, CANCEL_REASON)) log.info({ jobId }, 'cancelling running job');
+        } catch {
+          log.warn('malformed cancel message');
+        }
+      });
+      await deps.subscriberRedis.subscribe(deps.keys.cancelChannel);
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       // The first beat must land: until it does, the API believes no worker serves the provider.
       await redisReady(deps.redis);

@@ -26,6 +26,8 @@ import {
   type GenerateJob,
   type GenerateJobData,
   type GenerateProcessor,
+  type ErrorType,
+  type JobEvents,
   type JobOutcome,
   type Leases,
   type Logger,
@@ -40,6 +42,9 @@ import { runCli } from './cli/run-cli.js';
 
 /** The abort reason a worker uses when it is shutting down (the job is handed back). */
 export const SHUTDOWN_REASON = 'worker shutdown';
+/** The abort reason of a client's cancel (DELETE /jobs/:id, a disconnect). */
+export const CANCEL_REASON = 'cancelled';
+const CANCELLED_MESSAGE = 'Cancelled by the client';
 
 /** How long a job waits before trying again when its key is at maxConcurrent (ms). */
 const CONCURRENCY_RETRY_MS = 1_000;
@@ -55,6 +60,9 @@ export interface ProcessorDeps {
   logger: Logger;
   settlement: Settlement;
   leases: Leases;
+  events: JobEvents;
+  /** Whether a cancel was requested for the job before this worker started it. */
+  cancelRequested(jobId: string): Promise<boolean>;
   /** Holds the provider's queue for `ms` (subscription exhausted). */
   holdQueue(provider: Provider, ms: number): Promise<void>;
   /** Parent of the per-job scratch directories (default: the OS temp dir). */
@@ -101,6 +109,34 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     }
   }
 
+  /** Events never fail a job either; a missing event is better than a second run. */
+  async function publish(what: string, fn: () => Promise<void>, log: Logger): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, `could not publish ${what} event`);
+    }
+  }
+
+  /** Ends a job for good with an error: settle, publish, throw (never retried). */
+  async function finishFailed(
+    job: GenerateJob,
+    data: GenerateJobData,
+    spent: Omit<RunOutcome, 'final'>,
+    error: { type: ErrorType; message: string },
+    log: Logger,
+  ): Promise<never> {
+    const status: JobOutcome = error.type === 'cancelled' ? 'cancelled' : 'failed';
+    await settle(
+      job,
+      data,
+      { ...spent, final: { status, errorType: error.type, error: error.message } },
+      log,
+    );
+    await publish('error', () => deps.events.failed(job.id!, error), log);
+    throw new UnrecoverableError(encodeFailure(error.type, error.message));
+  }
+
   return async (job: GenerateJob, token?: string, signal?: AbortSignal) => {
     const parsed = generateJobDataSchema.safeParse(job.data);
     if (!parsed.success) {
@@ -121,6 +157,10 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       );
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
+    if (await deps.cancelRequested(job.id!)) {
+      return finishFailed(job, data, nothingSpent, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
+    }
 
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), 'cli-bridge-'));
     try {
@@ -136,6 +176,27 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         throw new DelayedError();
       }
 
+      // Streaming: publish text deltas as they arrive, coalescing the lines of one stdout chunk
+      // into one event, in order.
+      let streamed = false;
+      let pending = '';
+      let chain = Promise.resolve();
+      const flush = () => {
+        const text = pending;
+        pending = '';
+        if (text) chain = chain.then(() => publish('text', () => deps.events.text(job.id!, text), log));
+      };
+      const onStdoutLine =
+        data.stream && adapter.textDelta
+          ? (line: string) => {
+              const delta = adapter.textDelta!(line);
+              if (!delta) return;
+              streamed = true;
+              if (!pending) setImmediate(flush);
+              pending += delta;
+            }
+          : undefined;
+
       const run = await runCli({
         bin: inv.bin,
         args: inv.args,
@@ -150,8 +211,26 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         maxBufferBytes: inv.maxBufferBytes,
         killGraceMs: deps.config.KILL_GRACE_MS,
         signal,
+        onStdoutLine,
       });
+      flush();
+      await chain;
+      const ran = { ...nothingSpent, durationMs: run.durationMs };
+      if (run.end === 'aborted' && run.abortReason === CANCEL_REASON) {
+        log.info('job cancelled while running');
+        return finishFailed(job, data, ran, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
+      }
       if (run.end === 'aborted' && run.abortReason === SHUTDOWN_REASON) {
+        // A stream already under way cannot restart elsewhere without repeating its text.
+        if (streamed) {
+          return finishFailed(
+            job,
+            data,
+            ran,
+            { type: 'unavailable', message: 'The worker shut down mid-stream' },
+            log,
+          );
+        }
         await job.moveToWait(token);
         log.info('job handed back to the queue (worker shutdown)');
         throw new WaitingError();

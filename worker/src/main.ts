@@ -72,6 +72,12 @@ async function main(): Promise<void> {
     name: 'worker',
     logger,
   });
+  const subscriberRedis = createRedis({
+    url: config.REDIS_URL,
+    role: 'subscriber',
+    name: 'worker-cancel',
+    logger,
+  });
   const pricing = createPricingStore({
     file: config.CODEX_PRICING_FILE,
     logger,
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
     logger,
     redis,
     workerRedis,
+    subscriberRedis,
     keys: redisKeys(config.REDIS_PREFIX),
     adapters: createAdapters(providers, config, pricing),
     cliVersions,
@@ -93,6 +100,7 @@ async function main(): Promise<void> {
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 5_000,
     close: async () => {
       await worker.close({ drainMs: config.SHUTDOWN_TIMEOUT_MS });
+      await closeRedis(subscriberRedis);
       await closeRedis(workerRedis);
       await closeRedis(redis);
     },

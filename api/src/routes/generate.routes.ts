@@ -1,34 +1,48 @@
-import { BridgeError, generateRequestSchema, type Provider } from '@cli-bridge/shared';
-import { Router, type RequestHandler } from 'express';
+import { generateRequestSchema, type GenerateJob, type Provider } from '@cli-bridge/shared';
+import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import { requireUserKey } from '../middleware/auth.js';
+import { relayJob, startSse } from '../sse.js';
 import { parseBody } from '../validate.js';
 
-/** POST /generate (Claude) and POST /generate-codex: enqueue, wait, answer. */
-export function generateRoutes({ config, services }: AppDeps): Router {
+/**
+ * POST /generate (Claude) and POST /generate-codex: enqueue, then wait and answer, or stream
+ * (`"stream": true`, SSE). A client that goes away takes its job with it (CANCEL_ON_DISCONNECT).
+ */
+export function generateRoutes({ config, services, logger }: AppDeps): Router {
   const r = Router();
   const auth = requireUserKey(services.keyStore);
+
+  /** 'close' on the response fires for a finished answer and a vanished client alike. */
+  const cancelOnDisconnect = (res: Response, job: GenerateJob, provider: Provider) => {
+    if (!config.CANCEL_ON_DISCONNECT) return;
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      services.jobs
+        .cancelJob(job, provider)
+        .catch((err: unknown) =>
+          logger.warn({ jobId: job.id, err: (err as Error).message }, 'cancel on disconnect failed'),
+        );
+    });
+  };
 
   const handler = (provider: Provider) =>
     [
       auth,
       async (req, res) => {
         const request = parseBody(generateRequestSchema, req.body);
-        if (request.stream) {
-          throw new BridgeError('invalid_request', 'Streaming is not available yet: omit "stream"', {
-            details: { field: 'stream' },
-          });
-        }
         const job = await services.generate.submit({
           provider,
           request,
           keyName: req.keyName!,
           requestId: String(req.id),
         });
-        // 'close' on the response fires for a finished answer and for a vanished client alike.
-        res.on('close', () => {
-          if (!res.writableFinished) void services.generate.abandon(provider, job);
-        });
+        cancelOnDisconnect(res, job, provider);
+        if (request.stream) {
+          startSse(res, { 'X-Job-Id': job.id! });
+          await relayJob({ services, config, logger }, res, job.id!, '0-0');
+          return;
+        }
         const response = await services.generate.waitForResult(provider, job, config.SYNC_WAIT_TIMEOUT_MS);
         res.json(response);
       },

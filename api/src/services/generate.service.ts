@@ -2,13 +2,12 @@
  * Submitting generate jobs and waiting for them. Framework-neutral: takes plain values, returns
  * plain values, throws BridgeError.
  */
-import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import {
   BridgeError,
-  logEntryFor,
-  ZERO_USAGE,
+  newJobId,
   type Admission,
-  type Settlement,
+  type RedisKeys,
   decodeFailure,
   GENERATE_JOB_NAME,
   generateResultSchema,
@@ -34,7 +33,8 @@ export interface GenerateServiceDeps {
   registry: WorkerRegistry;
   pricing: PricingStore;
   admission: Admission;
-  settlement: Settlement;
+  redis: Redis;
+  keys: RedisKeys;
 }
 
 export interface SubmitInput {
@@ -42,6 +42,10 @@ export interface SubmitInput {
   request: GenerateRequest;
   keyName: string;
   requestId?: string;
+  /** Chosen by the caller when it must know the id first (idempotency); else a new one. */
+  jobId?: string;
+  /** Sync routes need a live worker now (else 503); async jobs may wait for one. Default true. */
+  requireWorker?: boolean;
 }
 
 export function createGenerateService(deps: GenerateServiceDeps) {
@@ -71,11 +75,12 @@ export function createGenerateService(deps: GenerateServiceDeps) {
    */
   async function submit(input: SubmitInput): Promise<GenerateJob> {
     const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
-    await assertServable(input.provider);
-    const jobId = randomUUID();
+    if (input.requireWorker !== false) await assertServable(input.provider);
+    const jobId = input.jobId ?? newJobId(input.provider);
     await deps.admission.admit(input.keyName, input.provider, jobId);
+    let job: GenerateJob;
     try {
-      return await deps.queues[input.provider].add(
+      job = await deps.queues[input.provider].add(
         GENERATE_JOB_NAME,
         {
           v: 1,
@@ -95,6 +100,9 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       await deps.admission.release(input.keyName, jobId).catch(() => {});
       throw err;
     }
+    // The key's own job list (GET /jobs).
+    await deps.redis.zadd(deps.keys.keyJobs(input.keyName), job.timestamp, jobId);
+    return job;
   }
 
   /**
@@ -147,39 +155,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     }
   }
 
-  /**
-   * Removes a job nobody waits for any more, if no worker has taken it yet, and settles it as
-   * cancelled (lease released, one log entry, nothing billed).
-   */
-  async function abandon(provider: Provider, job: GenerateJob): Promise<boolean> {
-    const jobId = job.id!;
-    try {
-      const state = await deps.queues[provider].getJobState(jobId);
-      if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
-      if ((await deps.queues[provider].remove(jobId)) !== 1) return false;
-      await deps.settlement.settle({
-        keyName: job.data.keyName,
-        jobId,
-        usage: ZERO_USAGE,
-        costMicros: 0,
-        final: true,
-        log: logEntryFor(
-          job.data,
-          jobId,
-          { status: 'cancelled', error: 'client disconnected while queued' },
-          {
-            promptChars: config.LOG_PROMPT_CHARS,
-          },
-        ),
-      });
-      return true;
-    } catch (err) {
-      deps.logger.warn({ jobId, err: (err as Error).message }, 'could not remove abandoned job');
-      return false;
-    }
-  }
-
-  return { assertServable, submit, waitForResult, abandon };
+  return { assertServable, submit, waitForResult };
 }
 
 export type GenerateService = ReturnType<typeof createGenerateService>;

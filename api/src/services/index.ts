@@ -1,5 +1,6 @@
 import {
   createAdmission,
+  createJobEvents,
   createLeases,
   createSettlement,
   createWorkerRegistry,
@@ -15,6 +16,7 @@ import {
 import type { Redis } from 'ioredis';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
 
 export interface ApiClients {
@@ -26,6 +28,8 @@ export interface ApiClients {
   queues: Record<Provider, GenerateQueue>;
   queueEvents: Record<Provider, QueueEvents>;
   pricing: PricingStore;
+  /** A new blocking-capable connection, for one SSE stream. */
+  blockingClient: () => Redis;
 }
 
 /** Builds the API's services from its clients: the one place they are wired together. */
@@ -39,13 +43,17 @@ export function createApiServices(c: ApiClients) {
     logMaxEntries: config.LOG_MAX_ENTRIES,
     jobTtlS: config.JOB_RESULT_TTL_S,
   });
+  const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
+  const generate = createGenerateService({ ...c, registry, admission });
   return {
     keyStore: createKeyStore({ redis, keys }),
-    generate: createGenerateService({ ...c, registry, admission, settlement }),
+    generate,
+    jobs: createJobsService({ ...c, generate, settlement, events }),
     health: createHealthService({ redis, registry }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    sse: { connect: c.blockingClient, streamKey: (jobId: string) => keys.jobEvents(jobId) },
   };
 }
 

@@ -1,0 +1,79 @@
+import { BridgeError, generateRequestSchema, PROVIDERS } from '@cli-bridge/shared';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import { requireUserKey } from '../middleware/auth.js';
+import { JOB_STATUSES } from '../services/jobs.service.js';
+import { EVENT_ID, relayJob, startSse } from '../sse.js';
+import { parseBody, parseQuery } from '../validate.js';
+
+const submitSchema = generateRequestSchema.omit({ stream: true }).extend({
+  provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
+});
+
+const listSchema = z.object({
+  status: z
+    .enum(JOB_STATUSES as [string, ...string[]], {
+      error: `status must be one of ${JOB_STATUSES.join(', ')}`,
+    })
+    .optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int()
+    .min(1, 'limit must be 1-100')
+    .max(100, 'limit must be 1-100')
+    .default(20),
+});
+
+/** Idempotency-Key: 1-200 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,200}$/;
+
+/** Async jobs: submit, poll, list, cancel, follow (SSE). */
+export function jobsRoutes(deps: AppDeps): Router {
+  const { services } = deps;
+  const r = Router();
+  r.use('/jobs', requireUserKey(services.keyStore));
+
+  r.post('/jobs', async (req, res) => {
+    const { provider, ...request } = parseBody(submitSchema, req.body);
+    const idem = req.get('idempotency-key');
+    if (idem !== undefined && !IDEMPOTENCY_KEY.test(idem)) {
+      throw new BridgeError('invalid_request', 'Idempotency-Key must be 1-200 printable characters', {
+        details: { field: 'Idempotency-Key' },
+      });
+    }
+    const { view, created } = await services.jobs.submit(req.keyName!, provider, request, {
+      idempotencyKey: idem,
+      requestId: String(req.id),
+    });
+    res.setHeader('Location', `/jobs/${view.id}`);
+    res.status(created ? 202 : 200).json(view);
+  });
+
+  r.get('/jobs', async (req, res) => {
+    const q = parseQuery(listSchema, req.query);
+    res.json({ jobs: await services.jobs.list(req.keyName!, { status: q.status as never, limit: q.limit }) });
+  });
+
+  r.get('/jobs/:id', async (req, res) => {
+    res.json(await services.jobs.view(req.keyName!, req.params.id!));
+  });
+
+  r.delete('/jobs/:id', async (req, res) => {
+    res.json(await services.jobs.cancel(req.keyName!, req.params.id!));
+  });
+
+  r.get('/jobs/:id/events', async (req, res) => {
+    const id = req.params.id!;
+    await services.jobs.view(req.keyName!, id); // 404 unless it is the caller's job
+    const after =
+      req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : '0-0');
+    if (!EVENT_ID.test(after)) {
+      throw new BridgeError('invalid_request', 'Last-Event-ID must be an event id such as 1732771234567-0');
+    }
+    startSse(res, { 'X-Job-Id': id });
+    await relayJob(deps, res, id, after);
+  });
+
+  return r;
+}

@@ -1,0 +1,300 @@
+/**
+ * Jobs as a client sees them: submit (idempotent), look up, list, cancel. A job is visible only to
+ * the key that made it: any other key gets 404, never 403, so job ids reveal nothing.
+ */
+import { createHash } from 'node:crypto';
+import {
+  BridgeError,
+  decodeFailure,
+  generateResultSchema,
+  logEntryFor,
+  newJobId,
+  providerOfJobId,
+  toGenerateResponse,
+  ZERO_USAGE,
+  type Config,
+  type GenerateJob,
+  type GenerateQueue,
+  type GenerateRequest,
+  type GenerateResponse,
+  type JobEvents,
+  type Logger,
+  type Provider,
+  type QueueEvents,
+  type RedisKeys,
+  type Settlement,
+} from '@cli-bridge/shared';
+import type { Redis } from 'ioredis';
+import type { GenerateService } from './generate.service.js';
+
+export type JobStatus = 'queued' | 'running' | 'waiting_for_reset' | 'completed' | 'failed' | 'cancelled';
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'queued',
+  'running',
+  'waiting_for_reset',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  provider: Provider;
+  model: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** 1 = next to run; only while queued. */
+  queue_position?: number;
+  result?: GenerateResponse;
+  error?: { type: string; message: string };
+}
+
+interface Tombstone {
+  id: string;
+  keyName: string;
+  provider: Provider;
+  model: string;
+  created_at: string;
+  finished_at: string;
+}
+
+export interface JobsServiceDeps {
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  keys: RedisKeys;
+  queues: Record<Provider, GenerateQueue>;
+  queueEvents: Record<Provider, QueueEvents>;
+  generate: GenerateService;
+  settlement: Settlement;
+  events: JobEvents;
+}
+
+const CANCELLED = { type: 'cancelled', message: 'Cancelled by the client' } as const;
+/** How long DELETE waits for a running job's worker to confirm the kill (ms). */
+const CANCEL_CONFIRM_MS = 5_000;
+/** How long a duplicate submit waits for the first one's job to be queued (ms). */
+const IDEMPOTENCY_WAIT_MS = 5_000;
+const IDEMPOTENCY_TTL_S = 86_400;
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function createJobsService(deps: JobsServiceDeps) {
+  const { redis, keys, config } = deps;
+  const notFound = (id: string) =>
+    new BridgeError(
+      'not_found',
+      `No job ${id} for this key (finished jobs are kept for ${config.JOB_RESULT_TTL_S} s, then removed)`,
+    );
+
+  /** The job, if it exists and belongs to `keyName`. */
+  async function load(
+    keyName: string,
+    id: string,
+  ): Promise<{ job?: GenerateJob; tomb?: Tombstone; provider: Provider }> {
+    const provider = providerOfJobId(id);
+    if (!provider) throw notFound(id);
+    const job = await deps.queues[provider].getJob(id);
+    if (job) {
+      if (job.data?.keyName !== keyName) throw notFound(id);
+      return { job, provider };
+    }
+    const raw = await redis.get(keys.jobTombstone(id));
+    const tomb = raw ? (JSON.parse(raw) as Tombstone) : undefined;
+    if (!tomb || tomb.keyName !== keyName) throw notFound(id);
+    return { tomb, provider };
+  }
+
+  async function viewOf(job: GenerateJob, provider: Provider): Promise<JobView> {
+    const id = job.id!;
+    const state = await job.getState();
+    const base = {
+      id,
+      provider,
+      model: job.data.model,
+      created_at: iso(job.timestamp)!,
+      started_at: iso(job.processedOn),
+      finished_at: iso(job.finishedOn),
+    };
+    if (state === 'completed') {
+      const parsed = generateResultSchema.safeParse(job.returnvalue);
+      return parsed.success
+        ? { ...base, status: 'completed', result: toGenerateResponse(parsed.data, id) }
+        : { ...base, status: 'failed', error: { type: 'provider_error', message: 'malformed result' } };
+    }
+    if (state === 'failed') {
+      const error = decodeFailure(job.failedReason);
+      return { ...base, status: error.type === 'cancelled' ? 'cancelled' : 'failed', error };
+    }
+    if (state === 'active') return { ...base, status: 'running' };
+    const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
+    if (state === 'waiting' || state === 'prioritized') {
+      if ((await deps.queues[provider].getRateLimitTtl()) > 0) view.status = 'waiting_for_reset';
+      // BullMQ pushes new jobs on the left of the wait list and takes them from the right.
+      const waitKey = `${keys.prefix}:${provider}:wait`;
+      const [pos, len] = await Promise.all([redis.lpos(waitKey, id), redis.llen(waitKey)]);
+      if (pos !== null) view.queue_position = len - pos;
+    }
+    return view;
+  }
+
+  function tombView(t: Tombstone): JobView {
+    return {
+      id: t.id,
+      status: 'cancelled',
+      provider: t.provider,
+      model: t.model,
+      created_at: t.created_at,
+      started_at: null,
+      finished_at: t.finished_at,
+      error: { ...CANCELLED },
+    };
+  }
+
+  async function view(keyName: string, id: string): Promise<JobView> {
+    const { job, tomb, provider } = await load(keyName, id);
+    return job ? viewOf(job, provider) : tombView(tomb!);
+  }
+
+  /**
+   * Cancels a job: a queued one is removed, a running one's CLI is killed on whichever worker runs
+   * it (published through Redis; a flag covers a worker that picks the job up a moment later).
+   * Usage is settled once either way. Returns false when the job had already finished.
+   */
+  async function cancelJob(job: GenerateJob, provider: Provider): Promise<boolean> {
+    const id = job.id!;
+    await redis.set(keys.cancelRequested(id), '1', 'EX', config.JOB_RESULT_TTL_S);
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') return false;
+    if (state !== 'active' && (await deps.queues[provider].remove(id)) === 1) {
+      const now = Date.now();
+      const tomb: Tombstone = {
+        id,
+        keyName: job.data.keyName,
+        provider,
+        model: job.data.model,
+        created_at: new Date(job.timestamp).toISOString(),
+        finished_at: new Date(now).toISOString(),
+      };
+      await redis.set(keys.jobTombstone(id), JSON.stringify(tomb), 'EX', config.JOB_RESULT_TTL_S);
+      await deps.settlement.settle({
+        keyName: job.data.keyName,
+        jobId: id,
+        usage: ZERO_USAGE,
+        costMicros: 0,
+        final: true,
+        log: logEntryFor(
+          job.data,
+          id,
+          { status: 'cancelled', errorType: 'cancelled', error: CANCELLED.message },
+          {
+            promptChars: config.LOG_PROMPT_CHARS,
+          },
+        ),
+      });
+      await deps.events.failed(id, { ...CANCELLED });
+      return true;
+    }
+    await redis.publish(keys.cancelChannel, JSON.stringify({ jobId: id }));
+    return true;
+  }
+
+  return {
+    view,
+    cancelJob,
+
+    /** DELETE /jobs/:id: the job's view once cancelled; 409 if it had already finished. */
+    async cancel(keyName: string, id: string): Promise<JobView> {
+      const { job, tomb, provider } = await load(keyName, id);
+      if (!job) throw new BridgeError('conflict', `Job ${tomb!.id} was already cancelled`);
+      if (!(await cancelJob(job, provider)))
+        throw new BridgeError('conflict', `Job ${id} has already finished`);
+      // Wait (bounded) for the worker to confirm; the view then says `cancelled`.
+      await job.waitUntilFinished(deps.queueEvents[provider], CANCEL_CONFIRM_MS).catch(() => {});
+      return view(keyName, id);
+    },
+
+    /** The caller's jobs, newest first. */
+    async list(keyName: string, opts: { status?: JobStatus; limit: number }): Promise<JobView[]> {
+      const idx = keys.keyJobs(keyName);
+      await redis.zremrangebyscore(idx, '-inf', Date.now() - config.JOB_RESULT_TTL_S * 1000);
+      const out: JobView[] = [];
+      // Read in pages: a status filter may skip many.
+      for (let start = 0; out.length < opts.limit; start += 100) {
+        const ids = await redis.zrevrange(idx, start, start + 99);
+        if (ids.length === 0) break;
+        for (const id of ids) {
+          const v = await view(keyName, id).catch(() => undefined);
+          if (v && (!opts.status || v.status === opts.status)) out.push(v);
+          if (out.length >= opts.limit) break;
+        }
+      }
+      return out;
+    },
+
+    /**
+     * POST /jobs. With an Idempotency-Key, the same key and body from the same API key give the
+     * same job for 24 h (created: false); the same Idempotency-Key with another body is 409.
+     */
+    async submit(
+      keyName: string,
+      provider: Provider,
+      request: GenerateRequest,
+      opts: { idempotencyKey?: string; requestId?: string },
+    ): Promise<{ view: JobView; created: boolean }> {
+      const submitNew = async (jobId: string) => {
+        const job = await deps.generate.submit({
+          provider,
+          request: { ...request, stream: true },
+          keyName,
+          requestId: opts.requestId,
+          jobId,
+        });
+        return { view: await viewOf(job, provider), created: true };
+      };
+      if (!opts.idempotencyKey) return submitNew(newJobId(provider));
+
+      const slot = keys.idempotency(keyName, sha256(opts.idempotencyKey));
+      const bodyHash = sha256(
+        JSON.stringify([provider, request.systemPrompt, request.userPrompt, request.model ?? null]),
+      );
+      const until = Date.now() + IDEMPOTENCY_WAIT_MS;
+      for (;;) {
+        const jobId = newJobId(provider);
+        const claimed = await redis.set(
+          slot,
+          JSON.stringify({ jobId, bodyHash, queued: false }),
+          'EX',
+          IDEMPOTENCY_TTL_S,
+          'NX',
+        );
+        if (claimed) {
+          try {
+            const res = await submitNew(jobId);
+            await redis.set(slot, JSON.stringify({ jobId, bodyHash, queued: true }), 'EX', IDEMPOTENCY_TTL_S);
+            return res;
+          } catch (err) {
+            await redis.del(slot); // refused (limits, validation): the key may be used again
+            throw err;
+          }
+        }
+        const raw = await redis.get(slot);
+        if (raw) {
+          const rec = JSON.parse(raw) as { jobId: string; bodyHash: string; queued: boolean };
+          if (rec.bodyHash !== bodyHash) {
+            throw new BridgeError('conflict', 'This Idempotency-Key was used with a different request body');
+          }
+          if (rec.queued) return { view: await view(keyName, rec.jobId), created: false };
+        }
+        if (Date.now() > until)
+          throw new BridgeError('conflict', 'A request with this Idempotency-Key is still being submitted');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+export type JobsService = ReturnType<typeof createJobsService>;
