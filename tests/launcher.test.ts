@@ -48,7 +48,9 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
     const ready = await waitFor(
       async () => {
         const r = await fetch(`${base}/ready`).catch(() => undefined);
-        const body = r?.ok ? ((await r.json()) as { providers: Record<string, { workers: number }> }) : undefined;
+        const body = r?.ok
+          ? ((await r.json()) as { providers: Record<string, { workers: number }> })
+          : undefined;
         return body?.providers.claude?.workers === 1 ? body : undefined;
       },
       20_000,

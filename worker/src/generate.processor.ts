@@ -118,7 +118,11 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     }
   }
 
-  /** Ends a job for good with an error: settle, publish, throw (never retried). */
+  /**
+   * Ends a job for good with an error: settle, publish, throw (never retried). Callers inside a
+   * try/finally must `return await` it: a bare `return` leaves the rejection unobserved while the
+   * finally block runs, and Node ends the process on an unhandled rejection.
+   */
   async function finishFailed(
     job: GenerateJob,
     data: GenerateJobData,
@@ -159,7 +163,13 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
     if (await deps.cancelRequested(job.id!)) {
-      return finishFailed(job, data, nothingSpent, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
+      return await finishFailed(
+        job,
+        data,
+        nothingSpent,
+        { type: 'cancelled', message: CANCELLED_MESSAGE },
+        log,
+      );
     }
 
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), 'cli-bridge-'));
@@ -218,12 +228,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       const ran = { ...nothingSpent, durationMs: run.durationMs };
       if (run.end === 'aborted' && run.abortReason === CANCEL_REASON) {
         log.info('job cancelled while running');
-        return finishFailed(job, data, ran, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
+        return await finishFailed(job, data, ran, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
       }
       if (run.end === 'aborted' && run.abortReason === SHUTDOWN_REASON) {
         // A stream already under way cannot restart elsewhere without repeating its text.
         if (streamed) {
-          return finishFailed(
+          return await finishFailed(
             job,
             data,
             ran,

@@ -245,6 +245,8 @@ export function createJobsService(deps: JobsServiceDeps) {
       request: GenerateRequest,
       opts: { idempotencyKey?: string; requestId?: string },
     ): Promise<{ view: JobView; created: boolean }> {
+      // The answer describes the job as submitted: a worker may already have it, but the
+      // client learns that by polling.
       const submitNew = async (jobId: string) => {
         const job = await deps.generate.submit({
           provider,
@@ -252,8 +254,18 @@ export function createJobsService(deps: JobsServiceDeps) {
           keyName,
           requestId: opts.requestId,
           jobId,
+          requireWorker: false,
         });
-        return { view: await viewOf(job, provider), created: true };
+        const view: JobView = {
+          id: jobId,
+          status: 'queued',
+          provider,
+          model: job.data.model,
+          created_at: new Date(job.timestamp).toISOString(),
+          started_at: null,
+          finished_at: null,
+        };
+        return { view, created: true };
       };
       if (!opts.idempotencyKey) return submitNew(newJobId(provider));
 
