@@ -20,6 +20,7 @@ import {
   diffPercentiles,
   log,
   runConcurrent,
+  cpuMs,
   spawnDirect,
   summarize,
 } from './lib/common.mjs';
@@ -74,19 +75,33 @@ export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: ex
   const cliEnv = buildCliEnv({ base: env, passthrough: config.CLI_ENV_PASSTHROUGH, extra: inv.env });
 
   let bridgeErrors = 0;
+  /** { jobId, ms } of every successful bridge request, for `breakdown()`. */
+  const bridgeLog = [];
   async function bridge(i) {
-    const r = await ctx.http.post(`${api.url}/generate`, { systemPrompt: SYSTEM_PROMPT, userPrompt: userPrompt(i) }, auth);
+    const r = await ctx.http.post(
+      `${api.url}/generate`,
+      { systemPrompt: SYSTEM_PROMPT, userPrompt: userPrompt(i) },
+      auth,
+    );
     const text = r.json?.content?.[0]?.text;
     if (r.status !== 200 || typeof text !== 'string' || !text.startsWith('Echo: ')) {
       if (++bridgeErrors <= 3) log(`bridge request failed: ${r.status} ${r.text.slice(0, 300)}`);
-      if (bridgeErrors > 10) throw new Error(`too many failed bridge requests (last: ${r.status} ${r.text.slice(0, 300)})`);
+      if (bridgeErrors > 10)
+        throw new Error(`too many failed bridge requests (last: ${r.status} ${r.text.slice(0, 300)})`);
       return undefined;
     }
+    bridgeLog.push({ jobId: r.json.job_id, ms: r.ms });
     return r.ms;
   }
   let directErrors = 0;
   async function direct(i) {
-    const r = await spawnDirect({ bin: inv.bin, args: inv.args, stdin: userPrompt(i), cwd: workDir, env: cliEnv });
+    const r = await spawnDirect({
+      bin: inv.bin,
+      args: inv.args,
+      stdin: userPrompt(i),
+      cwd: workDir,
+      env: cliEnv,
+    });
     let ok = false;
     try {
       ok = r.code === 0 && JSON.parse(r.stdout.trim().split('\n').at(-1)).type === 'result';
@@ -103,11 +118,14 @@ export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: ex
 
   return {
     api,
+    prefix: ctx.prefix,
+    redis: ctx.redis,
     get worker() {
       return worker;
     },
     bridge,
     direct,
+    bridgeLog,
     errors: () => ({ bridge: bridgeErrors, direct: directErrors }),
     /** Replaces the worker process (e.g. with another WORKER_CONCURRENCY_CLAUDE). */
     async restartWorker(overrides) {
@@ -125,18 +143,83 @@ export async function measurePair(sides, { total, concurrency, block }) {
   const bridgeMs = [];
   const directMs = [];
   const cliBefore = sides.worker.cliDurations.length;
+  const logFrom = sides.bridgeLog.length;
   const t0 = performance.now();
+  const elapsed = { bridge: 0, direct: 0 };
+  const cpu0 = { api: cpuMs(sides.api.pid), worker: cpuMs(sides.worker.pid) };
   for (let done = 0; done < total; done += block) {
     const n = Math.min(block, total - done);
+    let t = performance.now();
     bridgeMs.push(...(await runConcurrent(n, concurrency, (i) => sides.bridge(done + i))));
+    elapsed.bridge += performance.now() - t;
+    t = performance.now();
     directMs.push(...(await runConcurrent(n, concurrency, (i) => sides.direct(done + i))));
+    elapsed.direct += performance.now() - t;
   }
+  // CPU the two bridge processes spent per request (their own, not the CLIs' or Redis's); they idle
+  // during the direct blocks but for heartbeats.
+  const cpuPerRequestMs = {
+    api: Math.round(((cpuMs(sides.api.pid) - cpu0.api) / total) * 100) / 100,
+    worker: Math.round(((cpuMs(sides.worker.pid) - cpu0.worker) / total) * 100) / 100,
+  };
+  const perSecond = {
+    bridge: Math.round((total / elapsed.bridge) * 10000) / 10,
+    direct: Math.round((total / elapsed.direct) * 10000) / 10,
+  };
   const wallS = (performance.now() - t0) / 1000;
+  const breakdown = await jobBreakdown(sides, logFrom);
   const bridge = summarize(bridgeMs.filter((x) => x !== undefined));
   const direct = summarize(directMs.filter((x) => x !== undefined));
   // The CLI's run time as the worker timed it (spawn → close), from its "job completed" log lines.
   const cliInWorker = summarize(sides.worker.cliDurations.slice(cliBefore));
-  return { concurrency, total, bridge, direct, overhead: diffPercentiles(bridge, direct), cliInWorker, wallS: Math.round(wallS) };
+  return {
+    concurrency,
+    total,
+    bridge,
+    direct,
+    overhead: diffPercentiles(bridge, direct),
+    cliInWorker,
+    breakdown,
+    perSecond,
+    cpuPerRequestMs,
+    wallS: Math.round(wallS),
+  };
+}
+
+/**
+ * Where a bridge request's time goes, from the BullMQ job hashes (kept by retention) and the
+ * result's duration_ms, per request, then summarised (ms; BullMQ stamps are whole ms):
+ *   queueWait  = processedOn − timestamp   (added → a worker took it)
+ *   processing = finishedOn − processedOn  (the worker's processor, CLI included)
+ *   cli        = result duration_ms        (runCli: spawn → close)
+ *   workerExtra = processing − cli         (payload parse, scratch dir, prompt file, rm, parse)
+ *   apiSide    = request ms − (finishedOn − timestamp)  (HTTP, auth, checks, add, the
+ *                completion event reaching the API, the response)
+ */
+export async function jobBreakdown(sides, from = 0) {
+  const entries = sides.bridgeLog.slice(from);
+  const prefix = sides.prefix;
+  const p = sides.redis.pipeline();
+  for (const e of entries)
+    p.hmget(`${prefix}:claude:${e.jobId}`, 'timestamp', 'processedOn', 'finishedOn', 'returnvalue');
+  const rows = await p.exec();
+  const parts = { queueWait: [], processing: [], cli: [], workerExtra: [], apiSide: [] };
+  rows.forEach(([err, v], i) => {
+    if (err || !v?.[0] || !v[2]) return; // job already trimmed by retention
+    const [ts, processedOn, finishedOn] = v.slice(0, 3).map(Number);
+    let cli;
+    try {
+      cli = JSON.parse(v[3]).duration_ms;
+    } catch {
+      return;
+    }
+    parts.queueWait.push(processedOn - ts);
+    parts.processing.push(finishedOn - processedOn);
+    parts.cli.push(cli);
+    parts.workerExtra.push(finishedOn - processedOn - cli);
+    parts.apiSide.push(entries[i].ms - (finishedOn - ts));
+  });
+  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, summarize(v)]));
 }
 
 export async function run(opts = {}) {
@@ -151,6 +234,15 @@ export async function run(opts = {}) {
     log(`overhead: ${o.n1} per side at 1 in flight (WORKER_CONCURRENCY_CLAUDE=2, the default)`);
     const c1 = await measurePair(sides, { total: o.n1, concurrency: 1, block: o.block });
 
+    // Reference: the API's own HTTP round trip (GET /health: Express, helmet, no Redis, not logged).
+    const health = summarize(
+      await runConcurrent(200, 1, async () => {
+        const r = await ctx.http.get(`${sides.api.url}/health`);
+        if (r.status !== 200) throw new Error(`/health answered ${r.status}`);
+        return r.ms;
+      }),
+    );
+
     log('overhead: restarting the worker with WORKER_CONCURRENCY_CLAUDE=16');
     await sides.restartWorker({ WORKER_CONCURRENCY_CLAUDE: '16' });
     await runConcurrent(o.warmup, 16, sides.bridge);
@@ -159,19 +251,41 @@ export async function run(opts = {}) {
     const c16 = await measurePair(sides, { total: o.n16, concurrency: 16, block: Math.max(o.block, 250) });
 
     const met = { p50: c1.overhead.p50 <= TARGET.p50, p99: c1.overhead.p99 <= TARGET.p99 };
-    const row = (label, s) => ({ series: label, n: s.n, p50: s.p50, p95: s.p95, p99: s.p99, mean: s.mean, max: s.max });
+    const row = (label, s) => ({
+      series: label,
+      n: s.n,
+      p50: s.p50,
+      p95: s.p95,
+      p99: s.p99,
+      mean: s.mean,
+      max: s.max,
+    });
     const table = [];
+    table.push(row('reference: GET /health @1', health));
     for (const m of [c1, c16]) {
       table.push(row(`bridge @${m.concurrency}`, m.bridge));
       table.push(row(`direct @${m.concurrency}`, m.direct));
       table.push({ series: `overhead @${m.concurrency} (pXX diff)`, n: '', ...m.overhead, max: '' });
+      table.push({
+        series: `completed/s @${m.concurrency}: bridge ${m.perSecond.bridge}, direct ${m.perSecond.direct}`,
+      });
+      table.push({
+        series: `CPU ms per request @${m.concurrency}: api ${m.cpuPerRequestMs.api}, worker ${m.cpuPerRequestMs.worker}`,
+      });
       table.push(row(`CLI run inside worker @${m.concurrency}`, m.cliInWorker));
+      for (const [k, v] of Object.entries(m.breakdown)) table.push(row(`  job ${k} @${m.concurrency}`, v));
     }
     return {
       name: 'overhead',
-      config: { ...o, logLevel: 'info', nodeEnv: 'production', worker: 'fake claude, instant reply (FAKE_CLI_MODE unset = success, delay 0)' },
+      config: {
+        ...o,
+        logLevel: 'info',
+        nodeEnv: 'production',
+        worker: 'fake claude, instant reply (FAKE_CLI_MODE unset = success, delay 0)',
+      },
       c1,
       c16,
+      health,
       target: { ...TARGET, atConcurrency: 1, met },
       errors: sides.errors(),
       warnings: { api: sides.api.warnings, worker: sides.worker.warnings },
@@ -180,6 +294,7 @@ export async function run(opts = {}) {
         'overhead = bridge percentile − direct percentile (difference of percentiles, not percentile of differences); ms.',
         `target at 1 in flight: p50 ≤ ${TARGET.p50} ms → ${met.p50 ? 'MET' : 'NOT MET'} (${c1.overhead.p50} ms); p99 ≤ ${TARGET.p99} ms → ${met.p99 ? 'MET' : 'NOT MET'} (${c1.overhead.p99} ms).`,
         '"CLI run inside worker" = durationMs from the worker\'s "job completed" log (spawn → close as timed by the worker).',
+        '"job …" rows, per request from the BullMQ job hash: queueWait = added→taken, processing = taken→finished, cli = runCli time, workerExtra = processing − cli, apiSide = request − (added→finished): HTTP, auth, checks, add, completion event, response.',
       ],
     };
   } finally {

@@ -29,11 +29,13 @@ afterAll(() => h.cleanup());
 
 describe('sync generate and the queue', () => {
   it('removes a queued job when its client disconnects', async () => {
-    const busy = postJson(
-      `${url}/generate`,
-      { systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=2500@@' },
+    // Occupy the only claude slot with an async job (no sync wait to time out).
+    const busy = await postJson(
+      `${url}/jobs`,
+      { provider: 'claude', systemPrompt: '', userPrompt: 'occupy @@fake delay_ms=2500@@' },
       auth(),
     );
+    expect(busy.status).toBe(202);
     await waitFor(
       () => readRecords(recordDir).some((r) => r.stdin.includes('occupy')),
       5_000,
@@ -51,7 +53,6 @@ describe('sync generate and the queue', () => {
     ac.abort();
     await leaving;
     await waitFor(async () => (await queue().llen(waitKey)) === 0, 5_000, 'the abandoned job to be removed');
-    expect((await busy).status).toBe(200);
     // The abandoned job never ran.
     expect(readRecords(recordDir).some((r) => r.stdin.includes('leaver'))).toBe(false);
   });

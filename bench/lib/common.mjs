@@ -50,8 +50,12 @@ export function bridgeEnv(prefix, overrides = {}) {
     CLAUDE_BIN: FAKE_CLAUDE,
     CODEX_BIN: FAKE_CODEX,
     CODEX_PRICING_FILE: join(ROOT, 'codex-pricing.json'),
-    // No per-key/IP request cap in the way of a load test (0 = unlimited).
-    RATE_LIMIT_MAX_REQUESTS: '0',
+    // The per-IP limiters stay switched on (their Redis round trips are part of every request)
+    // but with ceilings a load test never reaches: the default RATE_LIMIT_MAX_REQUESTS is 30 a
+    // minute, and AUTH_FAILURE_LIMIT (10) counts every request while it is in flight (see
+    // BENCHMARKS.md), so 11+ concurrent valid requests from one address would get 429.
+    RATE_LIMIT_MAX_REQUESTS: '1000000',
+    AUTH_FAILURE_LIMIT: '1000000',
     WORKER_HEARTBEAT_MS: '1000',
     KILL_GRACE_MS: '500',
     SHUTDOWN_TIMEOUT_MS: '5000',
@@ -64,10 +68,20 @@ export function bridgeEnv(prefix, overrides = {}) {
 export function createProcessGroup() {
   const procs = new Set();
 
-  function start(kind, env) {
-    const script = kind === 'api' ? 'api/dist/main.js' : 'worker/dist/main.js';
+  /** `script` relative to the repo root; ready when a JSON stdout line satisfies `isReady`. */
+  function start(
+    kind,
+    env,
+    script = kind === 'api' ? 'api/dist/main.js' : 'worker/dist/main.js',
+    isReady,
+    nodeArgs = [],
+  ) {
     const readyMsg = kind === 'api' ? 'api listening' : 'worker started';
-    const proc = spawn(process.execPath, [join(ROOT, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    isReady ??= (obj) => obj.msg === readyMsg;
+    const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, script)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tail = []; // last log lines, for error messages
     let stderr = '';
     proc.stderr.on('data', (d) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -81,6 +95,8 @@ export function createProcessGroup() {
       warnings: 0,
       /** durationMs of each "job completed" line (the CLI run as timed inside the worker). */
       cliDurations: [],
+      /** The same, with the provider: [{ provider, durationMs }]. */
+      cliRuns: [],
       exited,
       async stop() {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
@@ -103,8 +119,11 @@ export function createProcessGroup() {
           return;
         }
         if (obj.level >= 40) entry.warnings++;
-        if (obj.msg === 'job completed' && typeof obj.durationMs === 'number') entry.cliDurations.push(obj.durationMs);
-        if (obj.msg === readyMsg) {
+        if (obj.msg === 'job completed' && typeof obj.durationMs === 'number') {
+          entry.cliDurations.push(obj.durationMs);
+          entry.cliRuns.push({ provider: obj.provider, durationMs: obj.durationMs });
+        }
+        if (isReady(obj)) {
           if (obj.url) entry.url = String(obj.url);
           resolveReady(entry);
         }
@@ -117,9 +136,31 @@ export function createProcessGroup() {
     return Promise.race([ready, timeout]);
   }
 
+  // "api listening" is logged before the API's Redis client is connected: requests in the first
+  // few tens of ms answer 503. Wait for GET /ready = 200, as a load balancer's probe would.
+  /** `opts.nodeArgs`: extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile. */
+  async function startApi(env, opts = {}) {
+    const api = await start('api', env, undefined, undefined, opts.nodeArgs);
+    const client = createHttpClient();
+    try {
+      for (let i = 0; ; i++) {
+        const r = await client.get(`${api.url}/ready`);
+        if (r.status === 200) break;
+        api.notReadyAfterListening = i + 1;
+        if (i > 400) throw new Error(`api not ready: ${r.status} ${r.text}`);
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    } finally {
+      client.close();
+    }
+    return api;
+  }
+
   return {
-    startApi: (env) => start('api', env),
-    startWorker: (env) => start('worker', env),
+    startApi,
+    startWorker: (env, opts = {}) => start('worker', env, undefined, undefined, opts.nodeArgs),
+    /** Any other Node script that prints a JSON line with `url` when it is ready. */
+    startServer: (script, env) => start('server', env, script, (obj) => typeof obj.url === 'string'),
     async stopAll() {
       await Promise.all([...procs].map((p) => p.stop()));
     },
@@ -165,6 +206,15 @@ export async function redisUsedMemory(redis) {
 export function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. */
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime, stime
 }
 
 /** A keep-alive HTTP client for 127.0.0.1 (lighter than fetch, so less client time in the figures). */
@@ -229,7 +279,13 @@ export async function createKey(client, apiUrl, name = `bench${randomBytes(4).to
 export function spawnDirect({ bin, args, stdin, cwd, env }) {
   return new Promise((resolveRun, reject) => {
     const t0 = performance.now();
-    const child = spawn(bin, args, { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+    const child = spawn(bin, args, {
+      cwd,
+      env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      shell: false,
+    });
     const out = [];
     let stderr = '';
     child.stdout.on('data', (c) => out.push(c));
@@ -237,7 +293,9 @@ export function spawnDirect({ bin, args, stdin, cwd, env }) {
     child.on('error', reject);
     child.stdin.on('error', () => {});
     child.stdin.end(stdin, 'utf8');
-    child.on('close', (code) => resolveRun({ code, stdout: Buffer.concat(out).toString('utf8'), stderr, ms: performance.now() - t0 }));
+    child.on('close', (code) =>
+      resolveRun({ code, stdout: Buffer.concat(out).toString('utf8'), stderr, ms: performance.now() - t0 }),
+    );
   });
 }
 
@@ -281,7 +339,12 @@ export function summarize(values) {
 
 /** Percentile-wise difference a − b (NOT the distribution of per-request differences). */
 export function diffPercentiles(a, b) {
-  return { p50: r2(a.p50 - b.p50), p95: r2(a.p95 - b.p95), p99: r2(a.p99 - b.p99), mean: r2(a.mean - b.mean) };
+  return {
+    p50: r2(a.p50 - b.p50),
+    p95: r2(a.p95 - b.p95),
+    p99: r2(a.p99 - b.p99),
+    mean: r2(a.mean - b.mean),
+  };
 }
 
 export const median = (values) => summarize(values).p50;

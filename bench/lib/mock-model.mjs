@@ -10,7 +10,10 @@ const USAGE_ANTHROPIC = { input_tokens: 11, output_tokens: 7 };
 const USAGE_OPENAI = { input_tokens: 13, output_tokens: 5 };
 
 /** @returns {Promise<{url: string, counts: Record<string, number>, close(): Promise<void>}>} */
-export async function startMockModel({ anthropicText = 'Hello from mock-anthropic.', openaiText = 'Hello from mock-openai.' } = {}) {
+export async function startMockModel({
+  anthropicText = 'Hello from mock-anthropic.',
+  openaiText = 'Hello from mock-openai.',
+} = {}) {
   const counts = { anthropic: 0, openai: 0, other: 0 };
   const server = createServer(async (req, res) => {
     const chunks = [];
@@ -24,7 +27,9 @@ export async function startMockModel({ anthropicText = 'Hello from mock-anthropi
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'POST' && path === '/v1/messages') {
       counts.anthropic++;
-      return body.stream ? anthropicStream(res, body, anthropicText) : anthropicJson(res, body, anthropicText);
+      return body.stream
+        ? anthropicStream(res, body, anthropicText)
+        : anthropicJson(res, body, anthropicText);
     }
     if (req.method === 'POST' && path === '/v1/responses') {
       counts.openai++;
@@ -53,7 +58,11 @@ function json(res, status, data) {
 }
 
 function sse(res) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': id('req_') });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'request-id': id('req_'),
+  });
   return (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
@@ -72,7 +81,11 @@ function anthropicJson(res, body, text) {
 
 function anthropicStream(res, body, text) {
   const send = sse(res);
-  const usage = { input_tokens: USAGE_ANTHROPIC.input_tokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  const usage = {
+    input_tokens: USAGE_ANTHROPIC.input_tokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
   send('message_start', {
     type: 'message_start',
     message: {
@@ -86,7 +99,11 @@ function anthropicStream(res, body, text) {
       usage: { ...usage, output_tokens: 1 },
     },
   });
-  send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+  send('content_block_start', {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'text', text: '' },
+  });
   send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
   send('content_block_stop', { type: 'content_block_stop', index: 0 });
   send('message_delta', {
@@ -100,7 +117,12 @@ function anthropicStream(res, body, text) {
 
 function openaiStream(res, body, text) {
   const emit = sse(res);
-  const base = { id: id('resp_'), object: 'response', created_at: Math.floor(Date.now() / 1000), model: body.model ?? 'mock' };
+  const base = {
+    id: id('resp_'),
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    model: body.model ?? 'mock',
+  };
   let seq = 0;
   const send = (type, data) => emit(type, { type, sequence_number: seq++, ...data });
   const item = { type: 'message', id: id('msg_'), role: 'assistant', status: 'completed', content: [] };

@@ -30,6 +30,10 @@ export interface JobEventsDeps {
 }
 
 export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
+  /** MULTI resolves with per-command errors instead of throwing them: throw the first. */
+  const run = async (m: ReturnType<Redis['multi']>) => {
+    for (const [err] of (await m.exec()) ?? []) if (err) throw err;
+  };
   const add = (m: ReturnType<Redis['multi']>, jobId: string, type: JobEventType, data: unknown) =>
     m.xadd(
       keys.jobEvents(jobId),
@@ -48,7 +52,7 @@ export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
       const m = redis.multi();
       add(m, jobId, 'text', { text });
       m.expire(keys.jobEvents(jobId), ttlS);
-      await m.exec();
+      await run(m);
     },
 
     /** The end of a completed job: its text (when it was not streamed), usage, done. */
@@ -63,7 +67,7 @@ export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
       });
       add(m, jobId, 'done', {});
       m.expire(keys.jobEvents(jobId), ttlS);
-      await m.exec();
+      await run(m);
     },
 
     /** The end of a failed or cancelled job. */
@@ -72,7 +76,7 @@ export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
       add(m, jobId, 'error', { error });
       add(m, jobId, 'done', {});
       m.expire(keys.jobEvents(jobId), ttlS);
-      await m.exec();
+      await run(m);
     },
   };
 }

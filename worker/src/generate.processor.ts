@@ -266,19 +266,13 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
           await deps.holdQueue(data.provider, holdMs);
           throw Worker.RateLimitError();
         }
-        const final = err.kind === 'fatal' || lastAttempt;
-        await settle(
-          job,
-          data,
-          {
-            ...spent,
-            final: final ? { status: 'failed', errorType: err.type, error: err.message } : undefined,
-          },
-          log,
-        );
         log.warn({ kind: err.kind, type: err.type, err: { message: err.message } }, 'cli failed');
-        const reason = encodeFailure(err.type, err.message);
-        throw err.kind === 'transient' ? new Error(reason) : new UnrecoverableError(reason);
+        // A retry after streamed text would repeat it: once text went out, a failure is final.
+        if (err.kind === 'fatal' || lastAttempt || streamed) {
+          return await finishFailed(job, data, spent, { type: err.type, message: err.message }, log);
+        }
+        await settle(job, data, spent, log);
+        throw new Error(encodeFailure(err.type, err.message));
       }
 
       await settle(
@@ -292,6 +286,8 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         },
         log,
       );
+      // After settlement: a client that sees `done` finds its usage already counted.
+      await publish('usage', () => deps.events.completed(job.id!, result, { textStreamed: streamed }), log);
       log.info(
         { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros },
         'job completed',
