@@ -35,12 +35,12 @@ describe('leases', () => {
     let now = 1_000_000;
     const admission = createAdmission({ redis, keys, leaseMs: 5_000, now: () => now });
     await makeKey('lease1', { maxConcurrent: 1 });
-    await admission.admit('lease1', 'claude', 'job-a');
-    await expect(admission.admit('lease1', 'claude', 'job-b')).rejects.toMatchObject({
+    await admission.admit({ keyName: 'lease1' }, 'claude', 'job-a');
+    await expect(admission.admit({ keyName: 'lease1' }, 'claude', 'job-b')).rejects.toMatchObject({
       type: 'limit_exceeded',
     });
     now += 5_001;
-    await expect(admission.admit('lease1', 'claude', 'job-b')).resolves.toBeUndefined();
+    await expect(admission.admit({ keyName: 'lease1' }, 'claude', 'job-b')).resolves.toBe('lease1');
   });
 
   it('a run renews its own lease, and waits when its lease lapsed and the key is full', async () => {
@@ -48,7 +48,7 @@ describe('leases', () => {
     const admission = createAdmission({ redis, keys, leaseMs: 1_000, now: () => now });
     const leases = createLeases({ redis, keys, now: () => now });
     await makeKey('lease2', { maxConcurrent: 1 });
-    await admission.admit('lease2', 'claude', 'job-a');
+    await admission.admit({ keyName: 'lease2' }, 'claude', 'job-a');
     expect(await leases.acquireForRun('lease2', 'job-a', 60_000)).toBe(true);
     now += 30_000; // past the admission lease, within the run's
     expect(await leases.active('lease2')).toBe(1);

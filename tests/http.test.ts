@@ -81,11 +81,43 @@ describe('rate limits', () => {
   it('blocks an address after repeated failed authentications, even with a good key', async () => {
     const { h, url } = await api({ AUTH_FAILURE_LIMIT: '2' });
     const key = await h.createKey(url);
-    for (let i = 0; i < 2; i++)
-      expect((await fetch(`${url}/usage`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    const res = await fetch(`${url}/usage`, { headers: { authorization: `Bearer ${key}` } });
-    expect(res.status).toBe(429);
-    expect(((await res.json()) as any).error.message).toMatch(/failed authentications/);
+    // One failure through the generate path (resolved in the admission script), one through
+    // the plain lookup.
+    const bad = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x' },
+      { authorization: 'Bearer wrong' },
+    );
+    expect(bad.status).toBe(401);
+    expect((await fetch(`${url}/usage`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    for (const res of [
+      await fetch(`${url}/usage`, { headers: { authorization: `Bearer ${key}` } }),
+      await fetch(`${url}/generate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ systemPrompt: '', userPrompt: 'x' }),
+      }),
+    ]) {
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as any).error.message).toMatch(/failed authentications/);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+  });
+
+  it('never counts requests in flight with a good key as failures', async () => {
+    const { h, url } = await api({ AUTH_FAILURE_LIMIT: '3', WORKER_CONCURRENCY_CLAUDE: '12' });
+    await h.startWorker(['claude']);
+    const key = await h.createKey(url);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        postJson(
+          `${url}/generate`,
+          { systemPrompt: '', userPrompt: `slow-${i} @@fake delay_ms=400@@` },
+          { authorization: `Bearer ${key}` },
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(12).fill(200));
   });
 
   it('has a stricter limit on /admin', async () => {

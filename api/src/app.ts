@@ -80,16 +80,6 @@ export function createApp(deps: AppDeps): Express {
 
   const window = config.RATE_LIMIT_WINDOW_MS;
   const prefix = `${config.REDIS_PREFIX}:rl`;
-  // Failed authentications per client IP: brute-forcing keys gets 429 long before it gets far.
-  const authFailures = limiter({
-    redis: deps.redis,
-    prefix: `${prefix}:authfail:`,
-    windowMs: window,
-    limit: config.AUTH_FAILURE_LIMIT,
-    message: 'Too many failed authentications from this address; try again later',
-    countOnly: (status) => status === 401,
-  });
-  app.use(authFailures);
   app.use(
     '/admin',
     limiter({

@@ -13,3 +13,4 @@ export * from './shutdown.js';
 export * from './which.js';
 export * from './accounting/index.js';
 export * from './job-events.js';
+export * from './redis-script.js';

@@ -46,6 +46,8 @@ export function redisKeys(prefix: string) {
     idempotency: (name: string, idemHash: string) => `${prefix}:idem:${name}:${idemHash}`,
     /** Sorted set: worker id → last heartbeat (ms). */
     workers: `${prefix}:workers`,
+    /** Sorted set: worker id → last heartbeat (ms), of the workers serving one provider. */
+    providerWorkers: (provider: string) => `${prefix}:workers:${provider}`,
     /** String (JSON, with a TTL): one worker's heartbeat record. */
     worker: (id: string) => `${prefix}:worker:${id}`,
   };

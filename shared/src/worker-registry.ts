@@ -36,15 +36,23 @@ export function createWorkerRegistry(deps: WorkerRegistryDeps) {
   const ttlMs = deps.heartbeatMs * HEARTBEAT_TTL_FACTOR;
 
   async function beat(info: WorkerInfo): Promise<void> {
-    await redis
+    const m = redis
       .multi()
       .set(keys.worker(info.id), JSON.stringify(info), 'PX', ttlMs)
-      .zadd(keys.workers, info.lastBeat, info.id)
-      .exec();
+      .zadd(keys.workers, info.lastBeat, info.id);
+    for (const p of info.providers) m.zadd(keys.providerWorkers(p), info.lastBeat, info.id);
+    await m.exec();
   }
 
   async function remove(id: string): Promise<void> {
-    await redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec();
+    const m = redis.multi().del(keys.worker(id)).zrem(keys.workers, id);
+    for (const p of PROVIDERS) m.zrem(keys.providerWorkers(p), id);
+    await m.exec();
+  }
+
+  /** Live workers serving `provider`: one ZCOUNT, cheap enough for every request. */
+  async function liveCount(provider: Provider, now = Date.now()): Promise<number> {
+    return redis.zcount(keys.providerWorkers(provider), now - ttlMs, '+inf');
   }
 
   /** Workers whose last beat is recent enough; stale entries are pruned on the way. */
@@ -69,7 +77,7 @@ export function createWorkerRegistry(deps: WorkerRegistryDeps) {
     return counts;
   }
 
-  return { beat, remove, list, liveProviders };
+  return { beat, remove, list, liveProviders, liveCount };
 }
 
 export type WorkerRegistry = ReturnType<typeof createWorkerRegistry>;

@@ -2,15 +2,29 @@
  * Who is calling. User routes take `Authorization: Bearer <key>` or `x-api-key: <key>` (the
  * Anthropic SDK's header); admin routes take the admin key as a bearer. Both refuse when nothing
  * matches: with no keys configured every user request is refused, never let through.
+ *
+ * Failed authentications are counted per client address (in Redis, so across API instances);
+ * past AUTH_FAILURE_LIMIT in a RATE_LIMIT_WINDOW_MS window the address gets 429 until the window
+ * ends. Only failures count: requests in flight with a good key never do.
  */
-import { BridgeError, safeEqual } from '@cli-bridge/shared';
+import {
+  BridgeError,
+  hashApiKey,
+  safeEqual,
+  type Config,
+  type FailedAuthGuard,
+  type RedisKeys,
+} from '@cli-bridge/shared';
 import type { Request, RequestHandler } from 'express';
-import type { KeyStore } from '../services/key-store.js';
+import { ipKeyGenerator } from 'express-rate-limit';
+import type { Redis } from 'ioredis';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Name of the caller's API key (user routes, after `requireUserKey`). */
+    /** Name of the caller's API key (after `requireUserKey`). */
     keyName?: string;
+    /** SHA-256 of the caller's raw key (after `presentUserKey`; resolved at admission). */
+    keyHash?: string;
   }
 }
 
@@ -24,14 +38,72 @@ export function presentedKey(req: Request): string | undefined {
   return x?.trim() || undefined;
 }
 
-export function requireUserKey(keyStore: KeyStore): RequestHandler {
+export interface AuthDeps {
+  config: Pick<Config, 'AUTH_FAILURE_LIMIT' | 'RATE_LIMIT_WINDOW_MS'>;
+  /** Fail-fast connection. */
+  redis: Redis;
+  keys: RedisKeys;
+}
+
+/** The failed-authentication counter of this request's client address. */
+export function failedAuthGuard(deps: AuthDeps, req: Request): FailedAuthGuard {
+  return {
+    counterKey: `${deps.keys.prefix}:rl:authfail:${ipKeyGenerator(req.ip ?? 'unknown')}`,
+    limit: deps.config.AUTH_FAILURE_LIMIT,
+    windowMs: deps.config.RATE_LIMIT_WINDOW_MS,
+  };
+}
+
+async function countFailure(deps: AuthDeps, guard: FailedAuthGuard): Promise<void> {
+  if (guard.limit <= 0) return;
+  await deps.redis.multi().incr(guard.counterKey).pexpire(guard.counterKey, guard.windowMs, 'NX').exec();
+}
+
+function blocked(pttl: number): BridgeError {
+  return new BridgeError(
+    'rate_limited',
+    'Too many failed authentications from this address; try again later',
+    {
+      retryAfterS: Math.max(1, Math.ceil(pttl / 1000)),
+    },
+  );
+}
+
+const missingKey = () =>
+  new BridgeError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key');
+
+/** Resolves the key to its name now (one round trip with the blocked-address check). */
+export function requireUserKey(deps: AuthDeps): RequestHandler {
+  return async (req, _res, next) => {
+    const guard = failedAuthGuard(deps, req);
+    const raw = presentedKey(req);
+    const pipe = deps.redis.pipeline().get(guard.counterKey).pttl(guard.counterKey);
+    if (raw) pipe.hget(deps.keys.apiKeyByHash, hashApiKey(raw));
+    const [[e1, count], [e2, pttl], [e3, name] = [null, null]] = (await pipe.exec()) ?? [];
+    const err = e1 ?? e2 ?? e3;
+    if (err) throw err;
+    if (guard.limit > 0 && Number(count ?? 0) >= guard.limit) throw blocked(Number(pttl));
+    if (typeof name !== 'string') {
+      await countFailure(deps, guard);
+      throw raw ? new BridgeError('unauthorized', 'Invalid API key') : missingKey();
+    }
+    req.keyName = name;
+    next();
+  };
+}
+
+/**
+ * Takes the key's hash only; the admission script resolves it, checks the address and the key's
+ * limits in the same atomic step (the generate routes' hot path).
+ */
+export function presentUserKey(deps: AuthDeps): RequestHandler {
   return async (req, _res, next) => {
     const raw = presentedKey(req);
-    if (!raw)
-      throw new BridgeError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key');
-    const name = await keyStore.nameForRawKey(raw);
-    if (!name) throw new BridgeError('unauthorized', 'Invalid API key');
-    req.keyName = name;
+    if (!raw) {
+      await countFailure(deps, failedAuthGuard(deps, req));
+      throw missingKey();
+    }
+    req.keyHash = hashApiKey(raw);
     next();
   };
 }

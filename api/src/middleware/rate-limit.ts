@@ -46,8 +46,6 @@ export interface LimiterOptions {
   /** Requests per window per client IP; 0 turns the limiter off. */
   limit: number;
   message: string;
-  /** Count only requests this says failed (e.g. 401s). */
-  countOnly?: (status: number) => boolean;
 }
 
 const pass: RequestHandler = (_req, _res, next) => next();
@@ -60,10 +58,6 @@ export function limiter(opts: LimiterOptions): RequestHandler {
     store: new RedisRateLimitStore(opts.redis, opts.prefix),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    ...(opts.countOnly && {
-      skipSuccessfulRequests: true,
-      requestWasSuccessful: (_req: Request, res) => !opts.countOnly!(res.statusCode),
-    }),
     handler: (req, _res, next) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const retryAfterS = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;

@@ -1,7 +1,7 @@
 import { generateRequestSchema, type GenerateJob, type Provider } from '@cli-bridge/shared';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../app.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { failedAuthGuard, presentUserKey } from '../middleware/auth.js';
 import { relayJob, startSse } from '../sse.js';
 import { parseBody } from '../validate.js';
 
@@ -11,7 +11,7 @@ import { parseBody } from '../validate.js';
  */
 export function generateRoutes({ config, services, logger }: AppDeps): Router {
   const r = Router();
-  const auth = requireUserKey(services.keyStore);
+  const auth = presentUserKey(services.auth);
 
   /** 'close' on the response fires for a finished answer and a vanished client alike. */
   const cancelOnDisconnect = (res: Response, job: GenerateJob, provider: Provider) => {
@@ -34,7 +34,8 @@ export function generateRoutes({ config, services, logger }: AppDeps): Router {
         const job = await services.generate.submit({
           provider,
           request,
-          keyName: req.keyName!,
+          caller: { keyHash: req.keyHash! },
+          guard: failedAuthGuard(services.auth, req),
           requestId: String(req.id),
         });
         cancelOnDisconnect(res, job, provider);

@@ -32,7 +32,7 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,200}$/;
 export function jobsRoutes(deps: AppDeps): Router {
   const { services } = deps;
   const r = Router();
-  r.use('/jobs', requireUserKey(services.keyStore));
+  r.use('/jobs', requireUserKey(services.auth));
 
   r.post('/jobs', async (req, res) => {
     const { provider, ...request } = parseBody(submitSchema, req.body);

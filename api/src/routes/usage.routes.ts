@@ -6,7 +6,7 @@ import { BridgeError } from '@cli-bridge/shared';
 /** GET /usage: the caller's own limits, usage and what remains (null = unlimited). */
 export function usageRoutes({ services }: AppDeps): Router {
   const r = Router();
-  r.get('/usage', requireUserKey(services.keyStore), async (req, res) => {
+  r.get('/usage', requireUserKey(services.auth), async (req, res) => {
     const name = req.keyName!;
     const rec = await services.keyStore.get(name);
     if (!rec) throw new BridgeError('unauthorized', 'Invalid API key');

@@ -6,7 +6,10 @@ import type { Redis } from 'ioredis';
 import {
   BridgeError,
   newJobId,
+  HEARTBEAT_TTL_FACTOR,
   type Admission,
+  type Caller,
+  type FailedAuthGuard,
   type RedisKeys,
   decodeFailure,
   GENERATE_JOB_NAME,
@@ -21,16 +24,17 @@ import {
   type PricingStore,
   type Provider,
   type QueueEvents,
-  type WorkerRegistry,
 } from '@cli-bridge/shared';
 import { resolveModel } from './model-policy.js';
+
+/** How long a provider's queue-hold reading is reused (ms). */
+const HOLD_CACHE_MS = 1_000;
 
 export interface GenerateServiceDeps {
   config: Config;
   logger: Logger;
   queues: Record<Provider, GenerateQueue>;
   queueEvents: Record<Provider, QueueEvents>;
-  registry: WorkerRegistry;
   pricing: PricingStore;
   admission: Admission;
   redis: Redis;
@@ -40,7 +44,10 @@ export interface GenerateServiceDeps {
 export interface SubmitInput {
   provider: Provider;
   request: GenerateRequest;
-  keyName: string;
+  /** The caller: its key's hash (resolved in the admission step) or its key's name. */
+  caller: Caller;
+  /** The client's failed-authentication counter, checked in the admission step. */
+  guard?: FailedAuthGuard;
   requestId?: string;
   /** Chosen by the caller when it must know the id first (idempotency); else a new one. */
   jobId?: string;
@@ -51,22 +58,17 @@ export interface SubmitInput {
 export function createGenerateService(deps: GenerateServiceDeps) {
   const { config } = deps;
 
-  /** 503 when no live worker serves the provider; 429 while its subscription is exhausted. */
-  async function assertServable(provider: Provider): Promise<void> {
-    const live = await deps.registry.liveProviders();
-    if (live[provider] === 0) {
-      throw new BridgeError('unavailable', `No worker is serving ${provider} right now`, { retryAfterS: 10 });
-    }
-    const heldMs = await deps.queues[provider].getRateLimitTtl();
-    if (heldMs > 0) {
-      throw new BridgeError(
-        'provider_exhausted',
-        `The ${provider} subscription's usage limit is reached; jobs resume when it resets`,
-        {
-          retryAfterS: Math.ceil(heldMs / 1000),
-        },
-      );
-    }
+  // A provider's queue hold (subscription exhausted) lasts minutes to hours: reading it once a
+  // second per API process is plenty. Worker liveness is checked in the admission script.
+  const holds = new Map<Provider, { until: number; heldMs: number }>();
+  async function heldMs(provider: Provider): Promise<number> {
+    const now = Date.now();
+    const cached = holds.get(provider);
+    if (cached && cached.until > now)
+      return Math.max(0, cached.heldMs - (now - (cached.until - HOLD_CACHE_MS)));
+    const ms = await deps.queues[provider].getRateLimitTtl();
+    holds.set(provider, { until: now + HOLD_CACHE_MS, heldMs: ms });
+    return ms;
   }
 
   /**
@@ -75,9 +77,12 @@ export function createGenerateService(deps: GenerateServiceDeps) {
    */
   async function submit(input: SubmitInput): Promise<GenerateJob> {
     const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
-    if (input.requireWorker !== false) await assertServable(input.provider);
     const jobId = input.jobId ?? newJobId(input.provider);
-    await deps.admission.admit(input.keyName, input.provider, jobId);
+    const sync = input.requireWorker !== false;
+    const keyName = await deps.admission.admit(input.caller, input.provider, jobId, input.guard, {
+      workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
+      heldMs: sync ? await heldMs(input.provider) : 0,
+    });
     let job: GenerateJob;
     try {
       job = await deps.queues[input.provider].add(
@@ -85,7 +90,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
         {
           v: 1,
           provider: input.provider,
-          keyName: input.keyName,
+          keyName,
           systemPrompt: input.request.systemPrompt,
           userPrompt: input.request.userPrompt,
           model,
@@ -97,11 +102,9 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       );
     } catch (err) {
       // Never enqueued: give the slot back (the request still counts, as it was admitted).
-      await deps.admission.release(input.keyName, jobId).catch(() => {});
+      await deps.admission.release(keyName, jobId).catch(() => {});
       throw err;
     }
-    // The key's own job list (GET /jobs).
-    await deps.redis.zadd(deps.keys.keyJobs(input.keyName), job.timestamp, jobId);
     return job;
   }
 
@@ -155,7 +158,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     }
   }
 
-  return { assertServable, submit, waitForResult };
+  return { submit, waitForResult };
 }
 
 export type GenerateService = ReturnType<typeof createGenerateService>;

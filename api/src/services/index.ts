@@ -36,7 +36,12 @@ export interface ApiClients {
 export function createApiServices(c: ApiClients) {
   const { redis, keys, config } = c;
   const registry = createWorkerRegistry({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
-  const admission = createAdmission({ redis, keys, leaseMs: config.CONCURRENCY_LEASE_MS });
+  const admission = createAdmission({
+    redis,
+    keys,
+    leaseMs: config.CONCURRENCY_LEASE_MS,
+    jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
+  });
   const settlement = createSettlement({
     redis,
     keys,
@@ -44,7 +49,7 @@ export function createApiServices(c: ApiClients) {
     jobTtlS: config.JOB_RESULT_TTL_S,
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
-  const generate = createGenerateService({ ...c, registry, admission });
+  const generate = createGenerateService({ ...c, admission });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
@@ -54,6 +59,8 @@ export function createApiServices(c: ApiClients) {
     logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
     sse: { connect: c.blockingClient, streamKey: (jobId: string) => keys.jobEvents(jobId) },
+    /** What the auth middleware needs: the failed-authentication guard and the key index. */
+    auth: { config, redis, keys },
   };
 }
 

@@ -251,7 +251,7 @@ export function createJobsService(deps: JobsServiceDeps) {
         const job = await deps.generate.submit({
           provider,
           request: { ...request, stream: true },
-          keyName,
+          caller: { keyName },
           requestId: opts.requestId,
           jobId,
           requireWorker: false,

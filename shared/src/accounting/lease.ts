@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis-keys.js';
+import { redisScript } from '../redis-script.js';
 
 // KEYS: 1 key record, 2 leases. ARGV: 1 now, 2 job id, 3 new expiry.
 // Returns 1 (run) or 0 (wait: the key is at its concurrency limit).
@@ -22,18 +23,14 @@ return 1
 
 export function createLeases(deps: { redis: Redis; keys: RedisKeys; now?: () => number }) {
   const clock = deps.now ?? Date.now;
+  const acquire = redisScript(deps.redis, ACQUIRE);
   return {
     /** Renews (or re-takes) `jobId`'s lease until now + `ttlMs`; false when the run must wait. */
     async acquireForRun(keyName: string, jobId: string, ttlMs: number): Promise<boolean> {
       const now = clock();
-      const r = await deps.redis.eval(
-        ACQUIRE,
-        2,
-        deps.keys.apiKey(keyName),
-        deps.keys.leases(keyName),
-        String(now),
-        jobId,
-        String(now + ttlMs),
+      const r = await acquire(
+        [deps.keys.apiKey(keyName), deps.keys.leases(keyName)],
+        [now, jobId, now + ttlMs],
       );
       return r === 1;
     },

@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { Usage } from '../jobs.js';
 import type { RedisKeys } from '../redis-keys.js';
+import { redisScript } from '../redis-script.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
 
 // KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs
@@ -103,35 +104,38 @@ export interface SettlementDeps {
 export function createSettlement(deps: SettlementDeps) {
   const { redis, keys } = deps;
   const clock = deps.now ?? Date.now;
+  const settleScript = redisScript(redis, SETTLE);
   return {
     /** Returns false when a final settlement had already happened (nothing was changed). */
     async settle(input: SettleInput): Promise<boolean> {
       const now = clock();
       const u = input.usage;
-      const r = await redis.eval(
-        SETTLE,
-        8,
-        keys.usageDay(input.keyName, utcDay(now)),
-        keys.usageMonth(input.keyName, utcMonth(now)),
-        keys.usageTotal(input.keyName),
-        keys.leases(input.keyName),
-        keys.jobUsage(input.jobId),
-        keys.settled(input.jobId),
-        keys.logs,
-        keys.keyLogs(input.keyName),
-        input.jobId,
-        String(u.input_tokens),
-        String(u.output_tokens),
-        String(u.cache_creation_input_tokens),
-        String(u.cache_read_input_tokens),
-        String(input.costMicros),
-        input.final ? '1' : '0',
-        input.failed ? '1' : '0',
-        JSON.stringify(input.log ?? {}),
-        String(deps.logMaxEntries),
-        String(DAY_COUNTER_TTL_S),
-        String(MONTH_COUNTER_TTL_S),
-        String(deps.jobTtlS),
+      const r = await settleScript(
+        [
+          keys.usageDay(input.keyName, utcDay(now)),
+          keys.usageMonth(input.keyName, utcMonth(now)),
+          keys.usageTotal(input.keyName),
+          keys.leases(input.keyName),
+          keys.jobUsage(input.jobId),
+          keys.settled(input.jobId),
+          keys.logs,
+          keys.keyLogs(input.keyName),
+        ],
+        [
+          input.jobId,
+          u.input_tokens,
+          u.output_tokens,
+          u.cache_creation_input_tokens,
+          u.cache_read_input_tokens,
+          input.costMicros,
+          input.final ? '1' : '0',
+          input.failed ? '1' : '0',
+          JSON.stringify(input.log ?? {}),
+          deps.logMaxEntries,
+          DAY_COUNTER_TTL_S,
+          MONTH_COUNTER_TTL_S,
+          deps.jobTtlS,
+        ],
       );
       return r === 1;
     },
