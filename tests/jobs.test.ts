@@ -27,7 +27,7 @@ const del = async (path: string, headers: Record<string, string>) => {
   const res = await fetch(`${url}${path}`, { method: 'DELETE', headers });
   return { status: res.status, json: (await res.json()) as any };
 };
-const submit = (body: Record<string, unknown>, headers = A()) =>
+const submit = (body: Record<string, unknown>, headers: Record<string, string> = A()) =>
   postJson(`${url}/jobs`, { provider: 'claude', systemPrompt: '', ...body }, headers);
 const poll = (id: string, until: (s: string) => boolean, headers = A()) =>
   waitFor(

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
-import { readRecords, waitFor, type FakeRecord } from './helpers/records.js';
+import { readRecords, waitFor, maxOverlap } from './helpers/records.js';
 
 const recordDir = tempDir('limit-records');
 const h = createHarness('limits', {
@@ -25,25 +25,14 @@ async function keyWith(limits: Record<string, unknown>) {
 }
 const gen = (key: string, userPrompt: string, path = '/generate') =>
   postJson(`${url}${path}`, { systemPrompt: '', userPrompt }, { authorization: `Bearer ${key}` });
-const keyInfo = async (name: string) => (await fetch(`${url}/admin/keys/${name}`, { headers: admin })).json();
+const keyInfo = async (name: string): Promise<any> =>
+  (await fetch(`${url}/admin/keys/${name}`, { headers: admin })).json();
 const logsOf = async (name: string) =>
   (
     (await (await fetch(`${url}/admin/logs?key=${name}&limit=500`, { headers: admin })).json()) as {
       logs: any[];
     }
   ).logs;
-
-function maxOverlap(recs: FakeRecord[]): number {
-  const edges = recs.flatMap((r) => [
-    { t: r.startedAt, d: 1 },
-    { t: r.endedAt ?? Infinity, d: -1 },
-  ]);
-  edges.sort((a, b) => a.t - b.t || a.d - b.d);
-  let cur = 0;
-  let max = 0;
-  for (const e of edges) max = Math.max(max, (cur += e.d));
-  return max;
-}
 
 beforeAll(async () => {
   url = (await h.startApi()).url;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, postJson } from './helpers/harness.js';
 import { tempDir } from './helpers/env.js';
-import { readRecords, waitFor, type FakeRecord } from './helpers/records.js';
+import { readRecords, waitFor, maxOverlap, type FakeRecord } from './helpers/records.js';
 
 const recordDir = tempDir('proc-records');
 const h = createHarness('processes', {
@@ -17,19 +17,6 @@ const h = createHarness('processes', {
 let url = '';
 let key = '';
 const auth = () => ({ authorization: `Bearer ${key}` });
-
-/** Largest number of runs alive at one instant, among `recs`. */
-function maxOverlap(recs: FakeRecord[]): number {
-  const edges = recs.flatMap((r) => [
-    { t: r.startedAt, d: 1 },
-    { t: r.endedAt ?? Infinity, d: -1 },
-  ]);
-  edges.sort((a, b) => a.t - b.t || a.d - b.d);
-  let cur = 0;
-  let max = 0;
-  for (const e of edges) max = Math.max(max, (cur += e.d));
-  return max;
-}
 
 beforeAll(async () => {
   const api = await h.spawnApi();
@@ -73,7 +60,7 @@ describe('API and workers as separate processes', () => {
     expect(res.json.error.type).toBe('unavailable');
 
     const w = await h.spawnWorker({ WORKER_PROVIDERS: 'claude' });
-    const after = await (await fetch(`${url}/ready`)).json();
+    const after = (await (await fetch(`${url}/ready`)).json()) as any;
     expect(after.providers).toEqual({ claude: { workers: 1 }, codex: { workers: 0 } });
     await w.stop();
   });

@@ -37,16 +37,31 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (no fixed sleeps). */
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   timeoutMs = 5_000,
   what = 'condition',
-): Promise<T> {
+): Promise<Truthy<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
-    if (v) return v;
+    if (v) return v as Truthy<T>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Largest number of runs alive at one instant among `recs` (a run still going counts as alive). */
+export function maxOverlap(recs: FakeRecord[]): number {
+  const edges = recs.flatMap((r) => [
+    { t: r.startedAt, d: 1 },
+    { t: r.endedAt ?? Infinity, d: -1 },
+  ]);
+  edges.sort((a, b) => a.t - b.t || a.d - b.d);
+  let cur = 0;
+  let max = 0;
+  for (const e of edges) max = Math.max(max, (cur += e.d));
+  return max;
 }

@@ -7,7 +7,7 @@ import { CliFailure, parseClaudeRun, parseCodexRun, type CliRun } from '@cli-bri
 import { ROOT } from '../helpers/env.js';
 
 const sample = (name: string) => readFileSync(join(ROOT, 'tests/fixtures/cli-samples', name), 'utf8');
-const run = (stdout: string, exitCode = 0, extra: Partial<CliRun> = {}): CliRun => ({
+const run = (stdout: string, exitCode: number | null = 0, extra: Partial<CliRun> = {}): CliRun => ({
   end: 'exited',
   stdout,
   stderr: '',
