@@ -8,7 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { log, parseFlags, ROOT, runInterruptCleanups } from './lib/common.mjs';
 
-const BENCHES = ['overhead', 'floor', 'memory', 'cold-start', 'submit-throughput'];
+const BENCHES = ['overhead', 'floor', 'memory', 'cold-start', 'submit-throughput', 'admission', 'ttft'];
 
 const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
