@@ -4,6 +4,7 @@
  * the CLIs and hand their jobs back to the queue).
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import {
   createGenerateQueue,
   createGenerateWorker,
@@ -27,6 +28,7 @@ import {
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 import type { CliAdapter } from './cli/adapter.js';
+import { sweepOrphans } from './orphans.js';
 import { CANCEL_REASON, createGenerateProcessor, SHUTDOWN_REASON } from './generate.processor.js';
 
 export interface BridgeWorkerDeps {
@@ -210,6 +212,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     id,
     providers,
     async start() {
+      sweepOrphans(deps.tmpRoot ?? tmpdir(), log);
       for (const w of workers) {
         w.run().catch((err: unknown) => log.error({ err: coerceError(err).message }, 'worker stopped'));
       }

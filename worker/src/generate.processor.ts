@@ -39,6 +39,7 @@ import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
 import { buildCliEnv } from './cli/cli-env.js';
 import { runCli } from './cli/run-cli.js';
+import { recordRun, SCRATCH_PREFIX } from './orphans.js';
 
 /** The abort reason a worker uses when it is shutting down (the job is handed back). */
 export const SHUTDOWN_REASON = 'worker shutdown';
@@ -172,7 +173,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       );
     }
 
-    const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), 'cli-bridge-'));
+    const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), SCRATCH_PREFIX));
     try {
       const workDir = join(privateDir, 'work');
       await mkdir(workDir, { mode: 0o700 });
@@ -222,6 +223,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         killGraceMs: deps.config.KILL_GRACE_MS,
         signal,
         onStdoutLine,
+        onSpawn: (pid) => recordRun(privateDir, pid),
       });
       flush();
       await chain;

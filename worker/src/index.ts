@@ -9,3 +9,4 @@ export * from './cli/codex.adapter.js';
 export * from './cli/reset-time.js';
 export * from './cli/run-cli.js';
 export * from './detect-providers.js';
+export * from './orphans.js';

@@ -21,6 +21,8 @@ export interface RunCliOptions {
   signal?: AbortSignal;
   /** Called with each complete stdout line as it arrives (streaming). */
   onStdoutLine?: (line: string) => void;
+  /** Called once the process exists, with its pid (= its process group id). */
+  onSpawn?: (pid: number) => void;
 }
 
 export type RunEnd = 'exited' | 'timeout' | 'oversize' | 'aborted' | 'spawn_failed';
@@ -72,6 +74,7 @@ export function runCli(opts: RunCliOptions): Promise<CliRun> {
       windowsHide: true,
     });
     const pid = child.pid;
+    if (pid !== undefined) opts.onSpawn?.(pid);
 
     const finish = (run: Omit<CliRun, 'durationMs' | 'pid'>) => {
       if (settled) return;

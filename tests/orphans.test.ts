@@ -1,0 +1,63 @@
+/**
+ * After a worker dies without its shutdown (SIGKILL), its CLI runs on in its own process group
+ * and its scratch directory stays. The next worker starting on the box kills that group and
+ * removes the directory, and never touches the runs of live workers.
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@cli-bridge/shared';
+import { SCRATCH_PREFIX, sweepOrphans } from '@cli-bridge/worker';
+import { tempDir } from './helpers/env.js';
+import { createHarness, postJson } from './helpers/harness.js';
+import { isAlive, readRecords, waitFor } from './helpers/records.js';
+
+const recordDir = tempDir('orphan-records');
+const h = createHarness('orphans', { FAKE_CLI_RECORD_DIR: recordDir });
+afterAll(() => h.cleanup());
+
+describe('orphaned CLIs', () => {
+  it("the next worker kills a dead worker's CLI group and removes its scratch dir", async () => {
+    const url = (await h.startApi()).url;
+    const key = await h.createKey(url);
+    const w1 = await h.spawnWorker({ WORKER_PROVIDERS: 'claude' });
+    await postJson(
+      `${url}/jobs`,
+      { provider: 'claude', systemPrompt: '', userPrompt: 'orphan-me @@fake mode=hang@@' },
+      { authorization: `Bearer ${key}` },
+    );
+    const rec = await waitFor(
+      () => readRecords(recordDir).find((r) => r.stdin.includes('orphan-me')),
+      5_000,
+      'the CLI to start',
+    );
+    await w1.stop('SIGKILL');
+    const scratch = dirname(rec.cwd);
+    expect(isAlive(rec.pid)).toBe(true); // orphaned, still running
+    expect(isAlive(rec.grandchildPid!)).toBe(true);
+    expect(existsSync(scratch)).toBe(true);
+
+    const w2 = await h.spawnWorker({ WORKER_PROVIDERS: 'codex' });
+    await waitFor(() => !isAlive(rec.pid) && !isAlive(rec.grandchildPid!), 3_000, 'the orphans to be killed');
+    expect(existsSync(scratch)).toBe(false);
+    expect(w2.logs.some((l) => l.msg === 'cleaned up after a worker that died')).toBe(true);
+    await w2.stop();
+  });
+
+  it('leaves the runs of live workers, and directories it cannot attribute, alone', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cb-sweep-'));
+    const live = mkdtempSync(join(root, SCRATCH_PREFIX));
+    writeFileSync(join(live, 'run.json'), JSON.stringify({ workerPid: process.pid, pgid: process.pid }));
+    const unknown = mkdtempSync(join(root, SCRATCH_PREFIX));
+    const dead = mkdtempSync(join(root, SCRATCH_PREFIX));
+    // A dead worker whose recorded group id is this very process: its cwd is elsewhere, so
+    // it must survive (a reused id never kills a stranger).
+    writeFileSync(join(dead, 'run.json'), JSON.stringify({ workerPid: 2 ** 22 + 7, pgid: process.pid }));
+    const result = sweepOrphans(root, createLogger({ level: 'silent', name: 't' }));
+    expect(result).toEqual({ killed: 0, removed: 1 });
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(unknown)).toBe(true);
+    expect(existsSync(dead)).toBe(false);
+  });
+});
