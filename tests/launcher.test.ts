@@ -98,3 +98,45 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
   expect(existsSync(join(dataDir, 'redis'))).toBe(true);
   expect(isAlive(proc.pid!)).toBe(false);
 }, 60_000);
+
+it('keeps the API up without a worker when no CLI is installed, answering 503 for generate', async () => {
+  const [apiPort, redisPort] = [await freePort(), await freePort()];
+  const dataDir = tempDir('launcher-nocli');
+  const proc = spawn(process.execPath, [join(ROOT, 'launcher/dist/main.js')], {
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: process.env.HOME,
+      PORT: String(apiPort),
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      DATA_DIR: dataDir,
+      CLAUDE_BIN: 'no-such-claude',
+      CODEX_BIN: 'no-such-codex',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  try {
+    const base = `http://127.0.0.1:${apiPort}`;
+    await waitFor(() => out.includes('no worker: no CLI was found'), 20_000, 'the launcher to notice');
+    await waitFor(async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok, 20_000, 'the API');
+    const adminKey = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    const created = await postJson(
+      `${base}/admin/keys`,
+      { name: 'me' },
+      { authorization: `Bearer ${adminKey}` },
+    );
+    const res = await postJson(
+      `${base}/generate`,
+      { systemPrompt: '', userPrompt: 'hi' },
+      { authorization: `Bearer ${created.json.key}` },
+    );
+    expect(res.status).toBe(503);
+    expect(res.json.error.message).toBe('No worker is serving claude right now');
+  } finally {
+    proc.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+}, 60_000);

@@ -45,12 +45,15 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     name: 'api',
     logger,
   });
+  // BullMQ defines its Lua commands on the client it is given, and ioredis copies them into every
+  // MULTI/pipeline built on that client: our own commands get a client BullMQ never touches.
+  const queueRedis = createRedis({ url: config.REDIS_URL, role: 'producer', name: 'api-queue', logger });
   const subscribers: ReturnType<typeof createRedis>[] = [];
   const queues = {} as Record<Provider, GenerateQueue>;
   const queueEvents = {} as Record<Provider, QueueEvents>;
   for (const p of PROVIDERS) {
     queues[p] = createGenerateQueue(p, {
-      connection: redis,
+      connection: queueRedis,
       prefix: keys.prefix,
       config,
     });
@@ -75,7 +78,10 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   // Normally Redis is there: wait for it so the first request is not a needless 503. During an
   // outage the API still comes up (liveness) and answers 503 until Redis is back.
   try {
-    await redisReady(redis, REDIS_STARTUP_WAIT_MS);
+    await Promise.all([
+      redisReady(redis, REDIS_STARTUP_WAIT_MS),
+      redisReady(queueRedis, REDIS_STARTUP_WAIT_MS),
+    ]);
   } catch {
     logger.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; answering 503 until it is');
   }
@@ -127,7 +133,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
           closeWithin(() => queues[p].close(), CLOSE_STEP_MS, warn),
         ]),
       );
-      for (const c of [...subscribers, redis]) await closeRedis(c);
+      for (const c of [...subscribers, queueRedis, redis]) await closeRedis(c);
     })());
 
   return { url, port, services, close };

@@ -121,12 +121,14 @@ export function createHarness(name: string, overrides: Record<string, string> = 
       const r = createRedis({ url: REDIS_URL, role: 'producer', name: 'test-worker', logger });
       const wr = createRedis({ url: REDIS_URL, role: 'worker', name: 'test-worker', logger });
       const sub = createRedis({ url: REDIS_URL, role: 'subscriber', name: 'test-worker', logger });
+      const acc = createRedis({ url: REDIS_URL, role: 'worker', name: 'test-worker', logger });
       const pricing = createPricingStore({ file: cfg.CODEX_PRICING_FILE, logger });
       const worker = createBridgeWorker({
         config: cfg,
         logger,
         redis: r,
         workerRedis: wr,
+        accountingRedis: acc,
         subscriberRedis: sub,
         keys: redisKeys(prefix),
         adapters: createAdapters(providers, cfg, pricing),
@@ -140,6 +142,7 @@ export function createHarness(name: string, overrides: Record<string, string> = 
         r.disconnect();
         wr.disconnect();
         sub.disconnect();
+        acc.disconnect();
       });
       return worker;
     },

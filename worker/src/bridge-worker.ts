@@ -36,6 +36,11 @@ export interface BridgeWorkerDeps {
   logger: Logger;
   /** Blocking-capable connection (role `worker`) shared by this process's BullMQ workers. */
   workerRedis: Redis;
+  /**
+   * Connection (role `worker`: it waits out a Redis blip) for settlement, leases and job events.
+   * Not shared with BullMQ, whose Lua command definitions ioredis copies into every MULTI.
+   */
+  accountingRedis: Redis;
   /** Fail-fast connection (role `producer`) for heartbeats and queue holds. */
   redis: Redis;
   /** Connection (role `subscriber`) for cancel requests; taken over by this worker. */
@@ -84,20 +89,25 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     return q;
   };
 
-  // Settlement runs on the worker connection: it waits out a Redis blip instead of losing usage.
+  // Settlement waits out a Redis blip (retrying connection) instead of losing usage.
   const settlement = createSettlement({
-    redis: deps.workerRedis,
+    redis: deps.accountingRedis,
     keys: deps.keys,
     logMaxEntries: config.LOG_MAX_ENTRIES,
     jobTtlS: config.JOB_RESULT_TTL_S,
   });
-  const leases = createLeases({ redis: deps.workerRedis, keys: deps.keys });
-  const events = createJobEvents({ redis: deps.workerRedis, keys: deps.keys, ttlS: config.JOB_RESULT_TTL_S });
+  const leases = createLeases({ redis: deps.accountingRedis, keys: deps.keys });
+  const events = createJobEvents({
+    redis: deps.accountingRedis,
+    keys: deps.keys,
+    ttlS: config.JOB_RESULT_TTL_S,
+  });
   const processor = createGenerateProcessor({
     settlement,
     leases,
     events,
-    cancelRequested: async (jobId) => (await deps.workerRedis.exists(deps.keys.cancelRequested(jobId))) === 1,
+    cancelRequested: async (jobId) =>
+      (await deps.accountingRedis.exists(deps.keys.cancelRequested(jobId))) === 1,
     adapters: deps.adapters,
     config,
     baseEnv: deps.baseEnv,

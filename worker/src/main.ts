@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   }
   if (providers.length === 0) {
     logger.fatal('no CLI found: install claude and/or codex, or set CLAUDE_BIN / CODEX_BIN');
-    process.exit(1);
+    process.exit(NO_CLI_EXIT_CODE);
   }
 
   const env = buildCliEnv({
@@ -72,6 +72,12 @@ async function main(): Promise<void> {
     name: 'worker',
     logger,
   });
+  const accountingRedis = createRedis({
+    url: config.REDIS_URL,
+    role: 'worker',
+    name: 'worker-accounting',
+    logger,
+  });
   const subscriberRedis = createRedis({
     url: config.REDIS_URL,
     role: 'subscriber',
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
     logger,
     redis,
     workerRedis,
+    accountingRedis,
     subscriberRedis,
     keys: redisKeys(config.REDIS_PREFIX),
     adapters: createAdapters(providers, config, pricing),
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
     close: async () => {
       await worker.close({ drainMs: config.SHUTDOWN_TIMEOUT_MS });
       await closeRedis(subscriberRedis);
+      await closeRedis(accountingRedis);
       await closeRedis(workerRedis);
       await closeRedis(redis);
     },

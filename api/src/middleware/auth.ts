@@ -10,6 +10,7 @@
 import {
   BridgeError,
   hashApiKey,
+  redisScript,
   safeEqual,
   type Config,
   type FailedAuthGuard,
@@ -72,17 +73,25 @@ function blocked(pttl: number): BridgeError {
 const missingKey = () =>
   new BridgeError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key');
 
+// KEYS: 1 failed-auth counter, 2 by-hash index. ARGV: 1 key hash ('' = no key presented).
+// Returns {count, pttl, name or false}.
+const LOOKUP = `
+local name = false
+if ARGV[1] ~= '' then name = redis.call('HGET', KEYS[2], ARGV[1]) end
+return {tonumber(redis.call('GET', KEYS[1])) or 0, redis.call('PTTL', KEYS[1]), name}
+`;
+
 /** Resolves the key to its name now (one round trip with the blocked-address check). */
 export function requireUserKey(deps: AuthDeps): RequestHandler {
+  const lookup = redisScript(deps.redis, LOOKUP);
   return async (req, _res, next) => {
     const guard = failedAuthGuard(deps, req);
     const raw = presentedKey(req);
-    const pipe = deps.redis.pipeline().get(guard.counterKey).pttl(guard.counterKey);
-    if (raw) pipe.hget(deps.keys.apiKeyByHash, hashApiKey(raw));
-    const [[e1, count], [e2, pttl], [e3, name] = [null, null]] = (await pipe.exec()) ?? [];
-    const err = e1 ?? e2 ?? e3;
-    if (err) throw err;
-    if (guard.limit > 0 && Number(count ?? 0) >= guard.limit) throw blocked(Number(pttl));
+    const [count, pttl, name] = (await lookup(
+      [guard.counterKey, deps.keys.apiKeyByHash],
+      [raw ? hashApiKey(raw) : ''],
+    )) as [number, number, string | null];
+    if (guard.limit > 0 && count >= guard.limit) throw blocked(pttl);
     if (typeof name !== 'string') {
       await countFailure(deps, guard);
       throw raw ? new BridgeError('unauthorized', 'Invalid API key') : missingKey();

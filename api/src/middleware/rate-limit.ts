@@ -3,29 +3,39 @@
  *
  * The store is ours, not rate-limit-redis: that one loads its Lua script in its constructor and
  * leaves the promise unhandled when Redis is not yet connected, which would crash the API on
- * start-up during an outage. A fixed window is one MULTI: INCR, PEXPIRE NX, PTTL.
+ * start-up during an outage. A fixed window is one EVALSHA: INCR, PEXPIRE on the first hit, PTTL.
  */
-import { BridgeError } from '@cli-bridge/shared';
+import { BridgeError, redisScript, type RedisScript } from '@cli-bridge/shared';
 import type { Request, RequestHandler } from 'express';
 import { rateLimit, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 
+// KEYS: 1 counter. ARGV: 1 window ms. Returns {hits, pttl}.
+const INCREMENT = `
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {hits, redis.call('PTTL', KEYS[1])}
+`;
+
 export class RedisRateLimitStore implements Store {
   private windowMs = 60_000;
+  private readonly incrementScript: RedisScript;
   constructor(
     private readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+  ) {
+    this.incrementScript = redisScript(redis, INCREMENT);
+  }
 
   init(options: Options): void {
     this.windowMs = options.windowMs;
   }
 
   async increment(key: string): Promise<IncrementResponse> {
-    const k = this.prefix + key;
-    const res = await this.redis.multi().incr(k).pexpire(k, this.windowMs, 'NX').pttl(k).exec();
-    const hits = Number(res?.[0]?.[1] ?? 1);
-    const ttl = Number(res?.[2]?.[1] ?? this.windowMs);
+    const [hits, ttl] = (await this.incrementScript([this.prefix + key], [this.windowMs])) as [
+      number,
+      number,
+    ];
     return { totalHits: hits, resetTime: new Date(Date.now() + Math.max(0, ttl)) };
   }
 
