@@ -40,7 +40,11 @@ export function createWorkerRegistry(deps: WorkerRegistryDeps) {
       .multi()
       .set(keys.worker(info.id), JSON.stringify(info), 'PX', ttlMs)
       .zadd(keys.workers, info.lastBeat, info.id);
-    for (const p of info.providers) m.zadd(keys.providerWorkers(p), info.lastBeat, info.id);
+    for (const p of info.providers) {
+      // Dead workers' entries go as live ones beat, so the sets never grow across restarts.
+      m.zremrangebyscore(keys.providerWorkers(p), '-inf', info.lastBeat - ttlMs);
+      m.zadd(keys.providerWorkers(p), info.lastBeat, info.id);
+    }
     await m.exec();
   }
 

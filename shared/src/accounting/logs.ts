@@ -3,7 +3,7 @@ import { microsToUsd } from '../jobs.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { LogEntryInput } from './settlement.js';
 
-export interface LogEntry extends Omit<LogEntryInput, never> {
+export interface LogEntry extends LogEntryInput {
   usage: Record<string, number>;
   cost_usd: number;
 }
