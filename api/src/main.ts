@@ -1,18 +1,9 @@
 /** API process entry point: `node api/dist/main.js` (npm run start:api). */
-import { ConfigError, createLogger, handleShutdownSignals, loadConfig } from '@cli-bridge/shared';
+import { createLogger, handleShutdownSignals, loadConfigOrExit } from '@cli-bridge/shared';
 import { startApiServer } from './server.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env, { role: 'api' });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(process.env, { role: 'api' });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
   if (!config.BRIDGE_ADMIN_KEY)
     logger.warn('BRIDGE_ADMIN_KEY is not set: the admin API refuses every request');

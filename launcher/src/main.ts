@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, createLogger, loadConfig, resolveBin } from '@cli-bridge/shared';
+import { createLogger, loadConfigOrExit, resolveBin } from '@cli-bridge/shared';
 import { ensureAdminKey } from './admin-key.js';
 import { redisAnswers, waitForRedis } from './redis-probe.js';
 
@@ -25,16 +25,7 @@ export function withoutNpmBins(pathEnv: string | undefined): string {
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env, { role: 'launcher' });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(process.env, { role: 'launcher' });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'launcher' });
   const dataDir = resolve(config.DATA_DIR);
   // `npm start` puts node_modules/.bin on PATH, where the test suite's pinned CLIs live; the

@@ -230,3 +230,21 @@ export function loadConfig(
   });
   throw new ConfigError(problems);
 }
+
+/**
+ * For a process's `main.ts`: the parsed config, or (on a bad value) the message naming every bad
+ * variable on stderr and exit code 1.
+ */
+export function loadConfigOrExit(
+  env: NodeJS.ProcessEnv,
+  opts: LoadConfigOptions = {},
+  exit: (code: number) => never = (code) => process.exit(code),
+): Config {
+  try {
+    return loadConfig(env, opts);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return exit(1);
+  }
+}

@@ -5,12 +5,11 @@
 import { hostname } from 'node:os';
 import {
   closeRedis,
-  ConfigError,
   createLogger,
   createPricingStore,
   createRedis,
   handleShutdownSignals,
-  loadConfig,
+  loadConfigOrExit,
   PROVIDERS,
   redisKeys,
   resolveBin,
@@ -25,16 +24,7 @@ import { cliVersion } from './detect-providers.js';
 export const NO_CLI_EXIT_CODE = 78;
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env, { role: 'worker' });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(process.env, { role: 'worker' });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
   const binOf = (p: Provider) => (p === 'claude' ? config.CLAUDE_BIN : config.CODEX_BIN);
 
