@@ -49,13 +49,17 @@ describe('leases', () => {
     const leases = createLeases({ redis, keys, now: () => now });
     await makeKey('lease2', { maxConcurrent: 1 });
     await admission.admit({ keyName: 'lease2' }, 'claude', 'job-a');
-    expect(await leases.acquireForRun('lease2', 'job-a', 60_000)).toBe(true);
+    expect(await leases.acquireForRun('lease2', 'job-a', 60_000)).toBe('run');
     now += 30_000; // past the admission lease, within the run's
     expect(await leases.active('lease2')).toBe(1);
     // job-b was admitted long ago and its lease lapsed while it sat in the queue
-    expect(await leases.acquireForRun('lease2', 'job-b', 60_000)).toBe(false);
+    expect(await leases.acquireForRun('lease2', 'job-b', 60_000)).toBe('wait');
     now += 30_001; // job-a's run lease is over too (its worker died)
-    expect(await leases.acquireForRun('lease2', 'job-b', 60_000)).toBe(true);
+    expect(await leases.acquireForRun('lease2', 'job-b', 60_000)).toBe('run');
+    // A job cancelled before it started takes no lease.
+    await redis.set(keys.cancelRequested('job-c'), '1');
+    expect(await leases.acquireForRun('lease2', 'job-c', 60_000)).toBe('cancelled');
+    expect(await redis.zscore(keys.leases('lease2'), 'job-c')).toBeNull();
   });
 
   it("a worker killed mid-job does not hold its key's slot beyond the lease", async () => {

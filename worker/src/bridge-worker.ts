@@ -106,8 +106,6 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     settlement,
     leases,
     events,
-    cancelRequested: async (jobId) =>
-      (await deps.accountingRedis.exists(deps.keys.cancelRequested(jobId))) === 1,
     adapters: deps.adapters,
     config,
     baseEnv: deps.baseEnv,

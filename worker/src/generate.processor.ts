@@ -62,8 +62,6 @@ export interface ProcessorDeps {
   settlement: Settlement;
   leases: Leases;
   events: JobEvents;
-  /** Whether a cancel was requested for the job before this worker started it. */
-  cancelRequested(jobId: string): Promise<boolean>;
   /** Holds the provider's queue for `ms` (subscription exhausted). */
   holdQueue(provider: Provider, ms: number): Promise<void>;
   /** Parent of the per-job scratch directories (default: the OS temp dir). */
@@ -163,15 +161,6 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
-    if (await deps.cancelRequested(job.id!)) {
-      return await finishFailed(
-        job,
-        data,
-        nothingSpent,
-        { type: 'cancelled', message: CANCELLED_MESSAGE },
-        log,
-      );
-    }
 
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), SCRATCH_PREFIX));
     try {
@@ -181,7 +170,17 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
-      if (!(await deps.leases.acquireForRun(data.keyName, job.id!, leaseMs))) {
+      const start = await deps.leases.acquireForRun(data.keyName, job.id!, leaseMs);
+      if (start === 'cancelled') {
+        return await finishFailed(
+          job,
+          data,
+          nothingSpent,
+          { type: 'cancelled', message: CANCELLED_MESSAGE },
+          log,
+        );
+      }
+      if (start === 'wait') {
         log.debug('key at its concurrency limit; the job waits');
         await job.moveToDelayed(now() + CONCURRENCY_RETRY_MS, token);
         throw new DelayedError();

@@ -7,9 +7,11 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
 
-// KEYS: 1 key record, 2 leases. ARGV: 1 now, 2 job id, 3 new expiry.
-// Returns 1 (run) or 0 (wait: the key is at its concurrency limit).
+// KEYS: 1 key record, 2 leases, 3 the job's cancel-requested flag. ARGV: 1 now, 2 job id,
+// 3 new expiry. Returns 1 (run), 0 (wait: the key is at its concurrency limit) or -1 (the job
+// was cancelled before it started: no lease is taken).
 const ACQUIRE = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
@@ -25,14 +27,22 @@ export function createLeases(deps: { redis: Redis; keys: RedisKeys; now?: () => 
   const clock = deps.now ?? Date.now;
   const acquire = redisScript(deps.redis, ACQUIRE);
   return {
-    /** Renews (or re-takes) `jobId`'s lease until now + `ttlMs`; false when the run must wait. */
-    async acquireForRun(keyName: string, jobId: string, ttlMs: number): Promise<boolean> {
+    /**
+     * At the start of a run, in one step: `cancelled` if a cancel was requested for the job;
+     * else renews (or re-takes) its lease until now + `ttlMs` (`run`), or `wait` when the key is
+     * at its concurrency limit.
+     */
+    async acquireForRun(
+      keyName: string,
+      jobId: string,
+      ttlMs: number,
+    ): Promise<'run' | 'wait' | 'cancelled'> {
       const now = clock();
       const r = await acquire(
-        [deps.keys.apiKey(keyName), deps.keys.leases(keyName)],
+        [deps.keys.apiKey(keyName), deps.keys.leases(keyName), deps.keys.cancelRequested(jobId)],
         [now, jobId, now + ttlMs],
       );
-      return r === 1;
+      return r === 1 ? 'run' : r === -1 ? 'cancelled' : 'wait';
     },
     /** Leases alive now. */
     async active(keyName: string): Promise<number> {
