@@ -27,12 +27,22 @@ export function readRecords(dir: string): FakeRecord[] {
     .sort((a, b) => a.startedAt - b.startedAt);
 }
 
+/**
+ * Whether `pid` is a running process. A zombie (dead, not yet reaped: a killed grandchild waits
+ * for PID 1 to reap it, which can take seconds in a container) counts as dead.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // gone between the two checks
   }
 }
 

@@ -28,12 +28,19 @@ export function recordRun(privateDir: string, pgid: number): void {
   writeFileSync(join(privateDir, RUN_FILE), JSON.stringify(rec), { mode: 0o600 });
 }
 
+/** A zombie (dead, not yet reaped by its parent) counts as dead. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (not Linux): trust kill(0)
   }
 }
 
