@@ -38,6 +38,7 @@ import {
   REDIS_URL,
   runConcurrent,
   summarize,
+  statsRow,
 } from './lib/common.mjs';
 
 export const DEFAULTS = { admWarmup: 500, admN: 5000, admBlock: 500, admConcurrency: 16 };
@@ -219,21 +220,12 @@ export async function run(opts = {}) {
     const leasesLeft = await leaseCount();
     const jobIndexSize = await redis.zcard(`${keys.prefix}:jobs:key:${name}`);
 
-    const row = (label, s) => ({
-      series: label,
-      n: s.n,
-      p50: s.p50,
-      p95: s.p95,
-      p99: s.p99,
-      mean: s.mean,
-      max: s.max,
-    });
     const table = [];
     for (const m of [c1, cN]) {
       const c = m.concurrency;
-      table.push(row(`admit @${c}`, m.admit));
-      table.push(row(`PING @${c}`, m.ping));
-      table.push(row(`EVAL 'return 1' @${c}`, m.eval));
+      table.push(statsRow(`admit @${c}`, m.admit));
+      table.push(statsRow(`PING @${c}`, m.ping));
+      table.push(statsRow(`EVAL 'return 1' @${c}`, m.eval));
       table.push({ series: `admit − PING @${c} (pXX diff)`, n: '', ...m.admitMinusPing, max: '' });
       table.push({ series: `admit − EVAL 'return 1' @${c} (pXX diff)`, n: '', ...m.admitMinusEval, max: '' });
       table.push({

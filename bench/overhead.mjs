@@ -23,6 +23,7 @@ import {
   cpuMs,
   spawnDirect,
   summarize,
+  statsRow,
 } from './lib/common.mjs';
 
 export const DEFAULTS = { warmup: 50, n1: 500, n16: 1000, block: 50 };
@@ -251,20 +252,11 @@ export async function run(opts = {}) {
     const c16 = await measurePair(sides, { total: o.n16, concurrency: 16, block: Math.max(o.block, 250) });
 
     const met = { p50: c1.overhead.p50 <= TARGET.p50, p99: c1.overhead.p99 <= TARGET.p99 };
-    const row = (label, s) => ({
-      series: label,
-      n: s.n,
-      p50: s.p50,
-      p95: s.p95,
-      p99: s.p99,
-      mean: s.mean,
-      max: s.max,
-    });
     const table = [];
-    table.push(row('reference: GET /health @1', health));
+    table.push(statsRow('reference: GET /health @1', health));
     for (const m of [c1, c16]) {
-      table.push(row(`bridge @${m.concurrency}`, m.bridge));
-      table.push(row(`direct @${m.concurrency}`, m.direct));
+      table.push(statsRow(`bridge @${m.concurrency}`, m.bridge));
+      table.push(statsRow(`direct @${m.concurrency}`, m.direct));
       table.push({ series: `overhead @${m.concurrency} (pXX diff)`, n: '', ...m.overhead, max: '' });
       table.push({
         series: `completed/s @${m.concurrency}: bridge ${m.perSecond.bridge}, direct ${m.perSecond.direct}`,
@@ -272,8 +264,9 @@ export async function run(opts = {}) {
       table.push({
         series: `CPU ms per request @${m.concurrency}: api ${m.cpuPerRequestMs.api}, worker ${m.cpuPerRequestMs.worker}`,
       });
-      table.push(row(`CLI run inside worker @${m.concurrency}`, m.cliInWorker));
-      for (const [k, v] of Object.entries(m.breakdown)) table.push(row(`  job ${k} @${m.concurrency}`, v));
+      table.push(statsRow(`CLI run inside worker @${m.concurrency}`, m.cliInWorker));
+      for (const [k, v] of Object.entries(m.breakdown))
+        table.push(statsRow(`  job ${k} @${m.concurrency}`, v));
     }
     return {
       name: 'overhead',

@@ -67,7 +67,10 @@ export async function run(opts = {}) {
 
     // ---- the bridge: POST /jobs, if it exists
     const env = bridgeEnv(ctx.prefix, { WORKER_PROVIDERS: 'claude' });
-    const api = await ctx.group.startApi(env, process.env.BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {});
+    const api = await ctx.group.startApi(
+      env,
+      process.env.BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {},
+    );
     const key = await createKey(ctx.http, api.url);
     const auth = { authorization: `Bearer ${key}` };
     let bridge;

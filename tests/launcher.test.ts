@@ -6,21 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { FAKE_CLAUDE, ROOT, tempDir } from './helpers/env.js';
+import { FAKE_CLAUDE, freePort, ROOT, tempDir } from './helpers/env.js';
 import { postJson } from './helpers/harness.js';
 import { isAlive, waitFor } from './helpers/records.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 it('runs the whole bridge on a private Redis and stops cleanly', async () => {
   const [apiPort, redisPort] = [await freePort(), await freePort()];

@@ -3,25 +3,15 @@
  * (fail-fast producer connection), never hang; /health stays up; /ready says Redis is down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '@cli-bridge/api';
 import { createLogger } from '@cli-bridge/shared';
-import { ADMIN_KEY, testConfig, uniquePrefix } from './helpers/env.js';
+import { ADMIN_KEY, freePort, testConfig, uniquePrefix } from './helpers/env.js';
 import { postJson } from './helpers/harness.js';
 import { waitFor } from './helpers/records.js';
 
 let redis: ChildProcess;
 let api: ApiServer;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const port = await freePort();

@@ -349,6 +349,17 @@ export function diffPercentiles(a, b) {
 
 export const median = (values) => summarize(values).p50;
 
+/** A table row for a labelled `summarize()` result. */
+export const statsRow = (label, s) => ({
+  series: label,
+  n: s.n,
+  p50: s.p50,
+  p95: s.p95,
+  p99: s.p99,
+  mean: s.mean,
+  max: s.max,
+});
+
 /** `--some-key=value` → { someKey: value } (numbers coerced); other arguments are ignored. */
 export function parseFlags(argv) {
   const out = {};

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '@cli-bridge/shared';
@@ -50,4 +51,14 @@ export function testEnv(prefix: string, overrides: Record<string, string> = {}):
 
 export function testConfig(prefix: string, overrides: Record<string, string> = {}): Config {
   return loadConfig(testEnv(prefix, overrides));
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a private Redis or an API under test). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

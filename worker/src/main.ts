@@ -14,6 +14,7 @@ import {
   redisKeys,
   resolveBin,
   type Provider,
+  type RedisRole,
 } from '@cli-bridge/shared';
 import { createAdapters } from './adapters.js';
 import { createBridgeWorker } from './bridge-worker.js';
@@ -50,30 +51,12 @@ async function main(): Promise<void> {
   const cliVersions: Record<string, string | null> = {};
   for (const p of providers) cliVersions[p] = await cliVersion(binOf(p), env);
 
-  const redis = createRedis({
-    url: config.REDIS_URL,
-    role: 'producer',
-    name: 'worker',
-    logger,
-  });
-  const workerRedis = createRedis({
-    url: config.REDIS_URL,
-    role: 'worker',
-    name: 'worker',
-    logger,
-  });
-  const accountingRedis = createRedis({
-    url: config.REDIS_URL,
-    role: 'worker',
-    name: 'worker-accounting',
-    logger,
-  });
-  const subscriberRedis = createRedis({
-    url: config.REDIS_URL,
-    role: 'subscriber',
-    name: 'worker-cancel',
-    logger,
-  });
+  const client = (role: RedisRole, name: string) =>
+    createRedis({ url: config.REDIS_URL, role, name, logger });
+  const redis = client('producer', 'worker');
+  const workerRedis = client('worker', 'worker');
+  const accountingRedis = client('worker', 'worker-accounting');
+  const subscriberRedis = client('subscriber', 'worker-cancel');
   const pricing = createPricingStore({
     file: config.CODEX_PRICING_FILE,
     logger,

@@ -60,14 +60,14 @@ export function createGenerateService(deps: GenerateServiceDeps) {
 
   // A provider's queue hold (subscription exhausted) lasts minutes to hours: reading it once a
   // second per API process is plenty. Worker liveness is checked in the admission script.
-  const holds = new Map<Provider, { until: number; heldMs: number }>();
+  const holds = new Map<Provider, { readAt: number; heldMs: number }>();
   async function heldMs(provider: Provider): Promise<number> {
     const now = Date.now();
     const cached = holds.get(provider);
-    if (cached && cached.until > now)
-      return Math.max(0, cached.heldMs - (now - (cached.until - HOLD_CACHE_MS)));
+    if (cached && now - cached.readAt < HOLD_CACHE_MS)
+      return Math.max(0, cached.heldMs - (now - cached.readAt));
     const ms = await deps.queues[provider].getRateLimitTtl();
-    holds.set(provider, { until: now + HOLD_CACHE_MS, heldMs: ms });
+    holds.set(provider, { readAt: now, heldMs: ms });
     return ms;
   }
 

@@ -8,6 +8,7 @@ import {
   hashApiKey,
   limitsFromHash,
   limitsToHash,
+  redisScript,
   usageFromHash,
   utcDay,
   utcMonth,
@@ -69,6 +70,9 @@ function recordFromHash(h: Record<string, string>): KeyRecord | null {
 }
 
 export function createKeyStore({ redis, keys, now = Date.now }: KeyStoreDeps) {
+  const createKey = redisScript(redis, CREATE_KEY);
+  const updateKey = redisScript(redis, UPDATE_KEY);
+  const deleteKey = redisScript(redis, DELETE_KEY);
   const flat = (o: Record<string, string>) => Object.entries(o).flat();
 
   async function get(name: string): Promise<KeyRecord | null> {
@@ -85,17 +89,9 @@ export function createKeyStore({ redis, keys, now = Date.now }: KeyStoreDeps) {
       const at = now();
       const createdAt = new Date(at).toISOString();
       const fields = limitsToHash(limits);
-      const ok = await redis.eval(
-        CREATE_KEY,
-        3,
-        keys.apiKey(name),
-        keys.apiKeyByHash,
-        keys.apiKeyNames,
-        name,
-        hashApiKey(rawKey),
-        createdAt,
-        String(at),
-        ...flat(fields),
+      const ok = await createKey(
+        [keys.apiKey(name), keys.apiKeyByHash, keys.apiKeyNames],
+        [name, hashApiKey(rawKey), createdAt, at, ...flat(fields)],
       );
       if (ok !== 1) return null;
       return { record: recordFromHash({ name, hash: 'x', created_at: createdAt, ...fields })!, rawKey };
@@ -110,21 +106,15 @@ export function createKeyStore({ redis, keys, now = Date.now }: KeyStoreDeps) {
 
     /** Changes the limits named in `limits`; null when the key does not exist. */
     async update(name: string, limits: LimitsInput): Promise<KeyRecord | null> {
-      const ok = await redis.eval(UPDATE_KEY, 1, keys.apiKey(name), ...flat(limitsToHash(limits)));
+      const ok = await updateKey([keys.apiKey(name)], flat(limitsToHash(limits)));
       return ok === 1 ? get(name) : null;
     },
 
     /** Revokes a key: the raw key stops working at once. Its logs are kept. */
     async remove(name: string): Promise<boolean> {
-      const ok = await redis.eval(
-        DELETE_KEY,
-        5,
-        keys.apiKey(name),
-        keys.apiKeyByHash,
-        keys.apiKeyNames,
-        keys.leases(name),
-        keys.usageTotal(name),
-        name,
+      const ok = await deleteKey(
+        [keys.apiKey(name), keys.apiKeyByHash, keys.apiKeyNames, keys.leases(name), keys.usageTotal(name)],
+        [name],
       );
       return ok === 1;
     },
