@@ -21,7 +21,9 @@ describe('orphaned CLIs', () => {
   it("the next worker kills a dead worker's CLI group and removes its scratch dir", async () => {
     const url = (await h.startApi()).url;
     const key = await h.createKey(url);
-    const w1 = await h.spawnWorker({ WORKER_PROVIDERS: 'claude' });
+    // A private TMPDIR: workers of other test files sweep the shared /tmp and could clean up first.
+    const tmp = tempDir('orphan-tmp');
+    const w1 = await h.spawnWorker({ WORKER_PROVIDERS: 'claude', TMPDIR: tmp });
     await postJson(
       `${url}/jobs`,
       { provider: 'claude', systemPrompt: '', userPrompt: 'orphan-me @@fake mode=hang@@' },
@@ -38,9 +40,15 @@ describe('orphaned CLIs', () => {
     expect(isAlive(rec.grandchildPid!)).toBe(true);
     expect(existsSync(scratch)).toBe(true);
 
-    const w2 = await h.spawnWorker({ WORKER_PROVIDERS: 'codex' });
+    const w2 = await h.spawnWorker({ WORKER_PROVIDERS: 'codex', TMPDIR: tmp });
     await waitFor(() => !isAlive(rec.pid) && !isAlive(rec.grandchildPid!), 3_000, 'the orphans to be killed');
     expect(existsSync(scratch)).toBe(false);
+    // Log lines are written asynchronously: wait for it rather than read once.
+    await waitFor(
+      () => w2.logs.some((l) => l.msg === 'cleaned up after a worker that died'),
+      2_000,
+      'the log line',
+    );
     expect(w2.logs.some((l) => l.msg === 'cleaned up after a worker that died')).toBe(true);
     await w2.stop();
   });
