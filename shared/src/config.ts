@@ -4,86 +4,67 @@
  * file line by line (a test keeps them in step).
  */
 import { z } from 'zod';
-import { PROVIDERS, type Provider } from './providers.js';
-
-const int = (name: string, min: number, max: number, def: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${name} must be an integer ${min}-${max}`,
-        });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const str = (def: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? def : v.trim()));
-
-/** Comma-separated list; blank entries dropped. */
-const list = (def: string[]) =>
-  z
-    .string()
-    .optional()
-    .transform((v) =>
-      v === undefined || v.trim() === ''
-        ? def
-        : v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-    );
-
-const bool = (name: string, def: boolean) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
-      const s = v.trim().toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-      if (['0', 'false', 'no', 'off'].includes(s)) return false;
-      ctx.addIssue({
-        code: 'custom',
-        message: `${name} must be true or false`,
-      });
-      return z.NEVER;
-    });
-
-const providers = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
-    if (v === undefined || v.trim() === '') return undefined; // auto-detect from PATH
-    const names = v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const n of names) {
-      if (!(PROVIDERS as readonly string[]).includes(n)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `WORKER_PROVIDERS must list only ${PROVIDERS.join(', ')} (got "${n}")`,
-        });
-        return z.NEVER;
-      }
-    }
-    return [...new Set(names)] as Provider[];
-  });
+import { PROVIDERS } from './providers.js';
 
 /** An empty or blank variable counts as unset, as in `.env` files (`NAME=`). */
 function blankToUndefined(v: unknown): unknown {
   return typeof v === 'string' && v.trim() === '' ? undefined : v;
 }
+
+/** An integer in [min, max]; unset or blank = `def`. One message names the rule, whatever broke it. */
+const int = (name: string, min: number, max: number, def: number) => {
+  const error = `${name} must be an integer ${min}-${max}`;
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error }).default(def),
+  );
+};
+
+/** A trimmed string; unset or blank = `def`. */
+const str = (def: string) => z.preprocess(blankToUndefined, z.string().trim().default(def));
+
+/** Comma-separated list; blank entries dropped; unset or blank = `def`. */
+const list = (def: string[]) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .default(def),
+  );
+
+/** 1/true/yes/on or 0/false/no/off, any case; unset or blank = `def`. */
+const bool = (name: string, def: boolean) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .pipe(
+        z.stringbool({
+          truthy: ['1', 'true', 'yes', 'on'],
+          falsy: ['0', 'false', 'no', 'off'],
+          error: `${name} must be true or false`,
+        }),
+      )
+      .default(def),
+  );
+
+/** WORKER_PROVIDERS: a list of provider names; unset = detect the CLIs on PATH. */
+const providers = list([]).pipe(
+  z
+    .array(
+      z.enum(PROVIDERS, {
+        error: (i) => `WORKER_PROVIDERS must list only ${PROVIDERS.join(', ')} (got "${String(i.input)}")`,
+      }),
+    )
+    .transform((names) => (names.length === 0 ? undefined : [...new Set(names)])),
+);
 
 const MAX_MS = 2_147_483_647; // setTimeout's ceiling
 
@@ -118,11 +99,9 @@ const baseSchema = z.object({
 
   // Redis
   REDIS_URL: str('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? 'bridge' : v.trim()))
-    .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9_.-]')),
+  REDIS_PREFIX: str('bridge').pipe(
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9_.-]'),
+  ),
 
   // Jobs
   JOB_RESULT_TTL_S: int('JOB_RESULT_TTL_S', 60, 30 * 86_400, 86_400),
@@ -225,7 +204,7 @@ export function loadConfig(
   }
   const problems = result.error.issues.map((i) => {
     // Our own messages already name the variable; zod's built-in ones (enums) do not.
-    const name = i.path.join('.');
+    const name = String(i.path[0] ?? '');
     return i.message.includes(name) ? i.message : `${name}: ${i.message}`;
   });
   throw new ConfigError(problems);
