@@ -8,8 +8,8 @@ import {
   createLeases,
   createSettlement,
   limitsToHash,
-  logEntryFor,
-  ZERO_USAGE,
+  type GenerateJobData,
+  type SettledJob,
 } from '@cli-bridge/shared';
 import { createHarness, postJson } from './helpers/harness.js';
 import { tempDir } from './helpers/env.js';
@@ -97,32 +97,37 @@ describe('leases', () => {
 });
 
 describe('settlement', () => {
-  it('adds each run, closes the job once, and ignores a second final call', async () => {
-    const settlement = createSettlement({ redis, keys, logMaxEntries: 3, jobTtlS: 600 });
-    await makeKey('settle1');
-    const data = {
-      keyName: 'settle1',
+  const settlementWith = (logPromptChars = 0) =>
+    createSettlement({ redis, keys, logMaxEntries: 3, jobTtlS: 600, logPromptChars });
+  const jobOf = (id: string, data: Partial<GenerateJobData>): SettledJob => ({
+    id,
+    timestamp: Date.now(),
+    data: {
+      v: 1,
       provider: 'claude',
+      keyName: 'k',
       model: 'sonnet',
       userPrompt: 'u',
       systemPrompt: 's',
-    };
+      stream: false,
+      submittedAt: Date.now(),
+      ...data,
+    },
+  });
+
+  it('adds each run, closes the job once, and ignores a second close', async () => {
+    const settlement = settlementWith();
+    await makeKey('settle1');
+    const job = jobOf('j1', { keyName: 'settle1' });
     const usage = {
       input_tokens: 10,
       output_tokens: 5,
       cache_creation_input_tokens: 1,
       cache_read_input_tokens: 2,
     };
-    expect(
-      await settlement.settle({ keyName: 'settle1', jobId: 'j1', usage, costMicros: 100, final: false }),
-    ).toBe(true);
-    const log = logEntryFor(data, 'j1', { status: 'completed' }, { promptChars: 0 });
-    expect(
-      await settlement.settle({ keyName: 'settle1', jobId: 'j1', usage, costMicros: 100, final: true, log }),
-    ).toBe(true);
-    expect(
-      await settlement.settle({ keyName: 'settle1', jobId: 'j1', usage, costMicros: 100, final: true, log }),
-    ).toBe(false);
+    await settlement.addRun(job, { usage, costMicros: 100 });
+    expect(await settlement.close(job, { status: 'completed' }, { usage, costMicros: 100 })).toBe(true);
+    expect(await settlement.close(job, { status: 'completed' }, { usage, costMicros: 100 })).toBe(false);
     const total = await redis.hgetall(keys.usageTotal('settle1'));
     expect(total).toMatchObject({
       input_tokens: '20',
@@ -140,34 +145,27 @@ describe('settlement', () => {
   });
 
   it('caps the logs at LOG_MAX_ENTRIES', async () => {
-    const settlement = createSettlement({ redis, keys, logMaxEntries: 3, jobTtlS: 600 });
-    const data = { keyName: 'settle2', provider: 'codex', model: 'm', userPrompt: 'u', systemPrompt: '' };
+    const settlement = settlementWith();
     for (let i = 0; i < 5; i++) {
-      const log = logEntryFor(data, `c${i}`, { status: 'failed', error: 'x' }, { promptChars: 0 });
-      await settlement.settle({
-        keyName: 'settle2',
-        jobId: `c${i}`,
-        usage: ZERO_USAGE,
-        costMicros: 0,
-        final: true,
-        failed: true,
-        log,
-      });
+      const job = jobOf(`c${i}`, { keyName: 'settle2', provider: 'codex', model: 'm', systemPrompt: '' });
+      await settlement.close(job, { status: 'failed', error: { type: 'provider_error', message: 'x' } });
     }
     const logs = (await redis.lrange(keys.keyLogs('settle2'), 0, -1)).map((l) => JSON.parse(l).job_id);
     expect(logs).toEqual(['c4', 'c3', 'c2']);
     expect(await redis.hget(keys.usageTotal('settle2'), 'errors')).toBe('5');
   });
 
-  it('stores prompt text only when LOG_PROMPT_CHARS > 0', () => {
-    const data = {
-      keyName: 'k',
-      provider: 'claude',
-      model: 'm',
-      userPrompt: 'secret prompt',
-      systemPrompt: '',
-    };
-    expect(logEntryFor(data, 'j', { status: 'completed' }, { promptChars: 0 }).prompt).toBeUndefined();
-    expect(logEntryFor(data, 'j', { status: 'completed' }, { promptChars: 6 }).prompt).toBe('secret');
+  it('stores prompt text only when LOG_PROMPT_CHARS > 0', async () => {
+    for (const [chars, name] of [
+      [0, 'settle3'],
+      [6, 'settle4'],
+    ] as const) {
+      await settlementWith(chars).close(jobOf(`p${chars}`, { keyName: name, userPrompt: 'secret prompt' }), {
+        status: 'completed',
+      });
+    }
+    const entry = async (name: string) => JSON.parse((await redis.lindex(keys.keyLogs(name), 0))!);
+    expect((await entry('settle3')).prompt).toBeUndefined();
+    expect((await entry('settle4')).prompt).toBe('secret');
   });
 });

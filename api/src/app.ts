@@ -4,10 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Config, Logger } from '@cli-bridge/shared';
 import cors from 'cors';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { requireAdmin } from './middleware/auth.js';
@@ -18,15 +16,7 @@ import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
-import type { ApiServices } from './services/index.js';
-
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  services: ApiServices;
-  /** Fail-fast connection for the rate limiters' counters. */
-  redis: Redis;
-}
+import type { AppDeps } from './deps.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -58,7 +48,6 @@ export function createApp(deps: AppDeps): Express {
           url: req.url,
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        err: (err: Error) => ({ message: err.message }),
       },
       // Refusals (4xx) and expected outages (503, 504) are not errors of the bridge itself.
       customLogLevel: (_req, res) =>
@@ -79,12 +68,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(deps));
 
   const window = config.RATE_LIMIT_WINDOW_MS;
-  const prefix = `${config.REDIS_PREFIX}:rl`;
+  const { keys } = deps.services.auth;
   app.use(
     '/admin',
     limiter({
       redis: deps.redis,
-      prefix: `${prefix}:admin:`,
+      prefix: keys.rateLimit('admin'),
       windowMs: window,
       limit: config.ADMIN_RATE_LIMIT_MAX,
       message: 'Too many admin requests; try again later',
@@ -93,7 +82,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     limiter({
       redis: deps.redis,
-      prefix: `${prefix}:global:`,
+      prefix: keys.rateLimit('global'),
       windowMs: window,
       limit: config.RATE_LIMIT_MAX_REQUESTS,
       message: 'Too many requests; try again later',

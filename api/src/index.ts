@@ -1,4 +1,5 @@
 export * from './app.js';
+export * from './deps.js';
 export * from './server.js';
 export * from './services/index.js';
 export * from './services/model-policy.js';

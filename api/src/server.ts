@@ -8,7 +8,6 @@ import type { Server } from 'node:http';
 import {
   closeRedis,
   closeWithin,
-  coerceError,
   createGenerateQueue,
   createPricingStore,
   createQueueEvents,
@@ -57,9 +56,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       prefix: keys.prefix,
       config,
     });
-    queues[p].on('error', (err) =>
-      logger.warn({ err: coerceError(err).message, provider: p }, 'queue error'),
-    );
+    queues[p].on('error', (err) => logger.warn({ err, provider: p }, 'queue error'));
     const sub = createRedis({
       url: config.REDIS_URL,
       role: 'subscriber',
@@ -71,9 +68,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       connection: sub,
       prefix: keys.prefix,
     });
-    queueEvents[p].on('error', (err) =>
-      logger.warn({ err: coerceError(err).message, provider: p }, 'queue events error'),
-    );
+    queueEvents[p].on('error', (err) => logger.warn({ err, provider: p }, 'queue events error'));
   }
   // Normally Redis is there: wait for it so the first request is not a needless 503. During an
   // outage the API still comes up (liveness) and answers 503 until Redis is back.
@@ -126,7 +121,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
       server.closeAllConnections();
-      const warn = (err: unknown) => logger.warn({ err: coerceError(err).message }, 'close failed');
+      const warn = (err: unknown) => logger.warn({ err }, 'close failed');
       await Promise.all(
         PROVIDERS.flatMap((p) => [
           closeWithin(() => queueEvents[p].close(), CLOSE_STEP_MS, warn),

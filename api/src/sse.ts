@@ -56,7 +56,7 @@ export async function relayJobEvents(o: RelayOptions): Promise<'done' | 'closed'
           last,
         )) as typeof reply;
       } catch (err) {
-        if (open) o.logger.warn({ err: (err as Error).message }, 'event stream read failed');
+        if (open) o.logger.warn({ err }, 'event stream read failed');
         return 'closed';
       }
       if (!open) return 'closed';

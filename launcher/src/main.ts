@@ -8,12 +8,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfigOrExit, resolveBin } from '@cli-bridge/shared';
+import {
+  createLogger,
+  EXIT_NO_CLI,
+  handleShutdownSignals,
+  loadConfigOrExit,
+  resolveBin,
+} from '@cli-bridge/shared';
 import { ensureAdminKey } from './admin-key.js';
 import { redisAnswers, waitForRedis } from './redis-probe.js';
-
-/** Exit code of a worker that found no CLI to serve (EX_CONFIG): the API stays up without it. */
-export const NO_CLI_EXIT_CODE = 78;
 
 export function withoutNpmBins(pathEnv: string | undefined): string {
   return (pathEnv ?? '')
@@ -90,7 +93,29 @@ async function main(): Promise<void> {
     );
   }
 
-  // 3. API and worker
+  // 3. API and worker; stopped in order on SIGTERM/SIGINT: API and worker first, Redis last
+  // (it writes its AOF on SIGTERM). A child that dies stops the rest (exit code 1).
+  const exited = (proc: ChildProcess) =>
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => proc.once('exit', () => r()));
+  const shutdown = handleShutdownSignals({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 10_000,
+    close: async () => {
+      stopping = true;
+      const apps = children.filter((c) => c.name !== 'redis');
+      for (const c of apps) c.proc.kill('SIGTERM');
+      await Promise.all(apps.map((c) => exited(c.proc)));
+      for (const c of children.filter((c) => c.name === 'redis')) {
+        c.proc.kill('SIGTERM');
+        await exited(c.proc);
+      }
+    },
+    onForce: () => {
+      for (const c of children) c.proc.kill('SIGKILL');
+    },
+  });
   const run = (name: string, script: string) => {
     const proc = spawn(process.execPath, [join(root, script)], {
       env,
@@ -99,54 +124,18 @@ async function main(): Promise<void> {
     children.push({ name, proc });
     proc.on('exit', (code, signal) => {
       if (stopping) return;
-      if (name === 'worker' && code === NO_CLI_EXIT_CODE) {
+      if (name === 'worker' && code === EXIT_NO_CLI) {
         logger.warn(
           'no worker: no CLI was found (install claude or codex, or set CLAUDE_BIN / CODEX_BIN); the API answers 503 for generate requests',
         );
         return;
       }
       logger.error({ child: name, code, signal }, 'child exited; stopping');
-      void stop(1);
+      shutdown(`${name} exited`, 1);
     });
   };
   run('api', 'api/dist/main.js');
   run('worker', 'worker/dist/main.js');
-
-  // 4. Ordered stop: API and worker first, Redis last (it writes its AOF on SIGTERM).
-  const exited = (proc: ChildProcess) =>
-    proc.exitCode !== null || proc.signalCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    const deadline = setTimeout(
-      () => {
-        for (const c of children) c.proc.kill('SIGKILL');
-        process.exit(1);
-      },
-      config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 10_000,
-    );
-    deadline.unref();
-    const apps = children.filter((c) => c.name !== 'redis');
-    for (const c of apps) c.proc.kill('SIGTERM');
-    await Promise.all(apps.map((c) => exited(c.proc)));
-    for (const c of children.filter((c) => c.name === 'redis')) {
-      c.proc.kill('SIGTERM');
-      await exited(c.proc);
-    }
-    process.exit(code);
-  };
-  let signals = 0;
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      if (++signals > 1) {
-        for (const c of children) c.proc.kill('SIGKILL');
-        process.exit(1);
-      }
-      void stop(0);
-    });
-  }
 }
 
 main().catch((err: unknown) => {

@@ -1,13 +1,16 @@
 /**
- * Admission: ONE atomic Redis script per request checks every limit of the key, takes a
- * concurrency lease (a sorted-set entry with an expiry, so a crashed worker cannot leak it) and
- * counts the request. 200 concurrent requests against maxRequestsPerDay 50 admit exactly 50.
+ * Admission: whether one request may run, decided in ONE atomic Redis script. It authenticates
+ * the caller (the raw key's hash → the key's name, counting failed attempts per client address),
+ * checks that the provider can serve (the key may use it, a worker is alive, its subscription is
+ * not on hold), checks every limit of the key, then takes a concurrency lease (a sorted-set entry
+ * with an expiry, so a crashed worker cannot leak it), counts the request and indexes the job.
+ * 200 concurrent requests against maxRequestsPerDay 50 admit exactly 50.
  */
 import type { Redis } from 'ioredis';
-import { BridgeError } from '../errors.js';
-import type { Provider } from '../providers.js';
-import type { RedisKeys } from '../redis-keys.js';
-import { redisScript } from '../redis-script.js';
+import { BridgeError, tooManyFailedAuthentications } from './errors.js';
+import type { Provider } from './providers.js';
+import { KEY_NAME_SLOT, type RedisKeys } from './redis-keys.js';
+import { redisScript } from './redis-script.js';
 import {
   DAY_COUNTER_TTL_S,
   epochMinute,
@@ -17,23 +20,23 @@ import {
   secondsToNextMonth,
   utcDay,
   utcMonth,
-} from './periods.js';
+} from './accounting/periods.js';
 
-// The key's own keys are built here from the prefix and the name the key hash resolves to, the
-// way BullMQ's scripts build job keys: the bridge runs on one Redis node, not a cluster. They
-// must match redis-keys.ts (the limits tests read them back through it).
-// KEYS: 1 by-hash index, 2 failed-authentication counter of the client ('' = not checked)
-// ARGV: 1 prefix, 2 key hash ('' = use ARGV[3]), 3 key name, 4 now ms, 5 provider, 6 job id,
-//       7 lease expiry ms, 8 day, 9 month, 10 minute, 11 day ttl s, 12 month ttl s,
-//       13 failed-auth limit (0 = off), 14 failed-auth window ms, 15 job-index horizon ms,
-//       16 worker heartbeat ttl ms (0 = do not require a live worker), 17 provider held ms
+// The key's name is known only once the script has resolved its hash, so the keys named after
+// it arrive as templates from redis-keys.ts (`perKeyTemplates`) and are filled in here.
+// KEYS: 1 by-hash index, 2 failed-authentication counter of the client ('' = not checked),
+//       3 the provider's live-worker set
+// ARGV: 1 name slot, 2 key hash ('' = use ARGV[3]), 3 key name, 4 now ms, 5 provider, 6 job id,
+//       7 lease expiry ms, 8-14 templates: record, usage day, usage month, usage total,
+//       requests this minute, leases, job index; 15 day ttl s, 16 month ttl s,
+//       17 failed-auth limit (0 = off), 18 failed-auth window ms, 19 job-index horizon ms,
+//       20 worker heartbeat ttl ms (0 = do not require a live worker), 21 provider held ms
 // Checks in the order a client should hear about them: address blocked, key unknown, provider
 // not allowed, no worker, subscription exhausted, then the key's limits.
 // Returns {'ok', name} or {'blocked', pttl} / {'unknown_key'} / {'provider', name} /
 // {'no_worker'} / {'exhausted', ms} / {'<limit>', '<value>'}.
 const ADMIT = `
-local p = ARGV[1]
-local faLimit = tonumber(ARGV[13])
+local faLimit = tonumber(ARGV[17])
 if KEYS[2] ~= '' and faLimit > 0 and (tonumber(redis.call('GET', KEYS[2])) or 0) >= faLimit then
   return {'blocked', tostring(redis.call('PTTL', KEYS[2]))}
 end
@@ -43,18 +46,16 @@ if ARGV[2] ~= '' then
   if not name then
     if KEYS[2] ~= '' and faLimit > 0 then
       redis.call('INCR', KEYS[2])
-      redis.call('PEXPIRE', KEYS[2], ARGV[14], 'NX')
+      redis.call('PEXPIRE', KEYS[2], ARGV[18], 'NX')
     end
     return {'unknown_key'}
   end
 end
-local rec = p .. ':key:' .. name
+local function named(i) return (string.gsub(ARGV[i], ARGV[1], name)) end
+local rec = named(8)
 if redis.call('EXISTS', rec) == 0 then return {'unknown_key'} end
-local dayKey = p .. ':usage:' .. name .. ':d:' .. ARGV[8]
-local monthKey = p .. ':usage:' .. name .. ':m:' .. ARGV[9]
-local totalKey = p .. ':usage:' .. name .. ':total'
-local rpmKey = p .. ':rpm:' .. name .. ':' .. ARGV[10]
-local leasesKey = p .. ':leases:' .. name
+local dayKey, monthKey, totalKey = named(9), named(10), named(11)
+local rpmKey, leasesKey, jobsKey = named(12), named(13), named(14)
 local f = redis.call('HMGET', rec, 'allowedProviders', 'maxRequestsPerMinute', 'maxRequestsPerDay',
   'maxRequestsPerMonth', 'maxTokensPerMonth', 'maxCostPerDayMicros', 'maxCostPerMonthMicros', 'maxConcurrent')
 local function n(v) return tonumber(v) or 0 end
@@ -63,11 +64,11 @@ if f[1] and f[1] ~= '' then
   for prov in string.gmatch(f[1], '[^,]+') do if prov == ARGV[5] then allowed = true end end
   if not allowed then return {'provider', name} end
 end
-local workerTtl = tonumber(ARGV[16])
-if workerTtl > 0 and redis.call('ZCOUNT', p .. ':workers:' .. ARGV[5], tonumber(ARGV[4]) - workerTtl, '+inf') == 0 then
+local workerTtl = tonumber(ARGV[20])
+if workerTtl > 0 and redis.call('ZCOUNT', KEYS[3], tonumber(ARGV[4]) - workerTtl, '+inf') == 0 then
   return {'no_worker'}
 end
-if tonumber(ARGV[17]) > 0 then return {'exhausted', ARGV[17]} end
+if tonumber(ARGV[21]) > 0 then return {'exhausted', ARGV[21]} end
 local rpm = n(f[2])
 if rpm > 0 and n(redis.call('GET', rpmKey)) >= rpm then return {'maxRequestsPerMinute', f[2]} end
 local day = redis.call('HMGET', dayKey, 'requests', 'cost_micros')
@@ -80,18 +81,17 @@ if n(f[7]) > 0 and n(month[3]) >= n(f[7]) then return {'maxCostPerMonth', f[7]} 
 redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', ARGV[4])
 if n(f[8]) > 0 and redis.call('ZCARD', leasesKey) >= n(f[8]) then return {'maxConcurrent', f[8]} end
 redis.call('HINCRBY', dayKey, 'requests', 1)
-redis.call('EXPIRE', dayKey, ARGV[11])
+redis.call('EXPIRE', dayKey, ARGV[15])
 redis.call('HINCRBY', monthKey, 'requests', 1)
-redis.call('EXPIRE', monthKey, ARGV[12])
+redis.call('EXPIRE', monthKey, ARGV[16])
 redis.call('HINCRBY', totalKey, 'requests', 1)
 if rpm > 0 then
   redis.call('INCR', rpmKey)
   redis.call('EXPIRE', rpmKey, 120)
 end
 redis.call('ZADD', leasesKey, ARGV[7], ARGV[6])
-local jobsKey = p .. ':jobs:key:' .. name
 redis.call('ZADD', jobsKey, ARGV[4], ARGV[6])
-redis.call('ZREMRANGEBYSCORE', jobsKey, '-inf', ARGV[15])
+redis.call('ZREMRANGEBYSCORE', jobsKey, '-inf', ARGV[19])
 return {'ok', name}
 `;
 
@@ -162,19 +162,24 @@ export function createAdmission(deps: AdmissionDeps) {
       serve: ServeCheck = { workerTtlMs: 0, heldMs: 0 },
     ): Promise<string> {
       const now = clock();
+      const t = keys.perKeyTemplates({ day: utcDay(now), month: utcMonth(now), minute: epochMinute(now) });
       const res = (await admitScript(
-        [keys.apiKeyByHash, guard?.counterKey ?? ''],
+        [keys.apiKeyByHash, guard?.counterKey ?? '', keys.providerWorkers(provider)],
         [
-          keys.prefix,
+          KEY_NAME_SLOT,
           'keyHash' in caller ? caller.keyHash : '',
           'keyName' in caller ? caller.keyName : '',
           now,
           provider,
           jobId,
           now + deps.leaseMs,
-          utcDay(now),
-          utcMonth(now),
-          epochMinute(now),
+          t.record,
+          t.usageDay,
+          t.usageMonth,
+          t.usageTotal,
+          t.rpm,
+          t.leases,
+          t.jobs,
           DAY_COUNTER_TTL_S,
           MONTH_COUNTER_TTL_S,
           guard?.limit ?? 0,
@@ -186,15 +191,7 @@ export function createAdmission(deps: AdmissionDeps) {
       )) as string[];
       const [verdict, value] = res;
       if (verdict === 'ok') return value!;
-      if (verdict === 'blocked') {
-        throw new BridgeError(
-          'rate_limited',
-          'Too many failed authentications from this address; try again later',
-          {
-            retryAfterS: Math.max(1, Math.ceil(Number(value) / 1000)),
-          },
-        );
-      }
+      if (verdict === 'blocked') throw tooManyFailedAuthentications(Number(value));
       if (verdict === 'unknown_key') throw new BridgeError('unauthorized', 'Invalid API key');
       if (verdict === 'provider') throw new BridgeError('forbidden', `This key may not use ${provider}`);
       if (verdict === 'no_worker') {

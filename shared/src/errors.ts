@@ -1,7 +1,8 @@
 /**
  * Typed errors. Anything thrown inside the bridge that a client should see is a `BridgeError`;
- * one builder (`errorBody`) turns it into the JSON envelope of DESIGN.md section 2, so no handler
- * writes an error body by hand. Anything else is coerced to a 500 that reveals nothing.
+ * one builder (`errorBody`) turns it into the JSON envelope `{"error": {"type", "message", ...}}`,
+ * so no handler writes an error body by hand. Anything else is coerced to a 500 that reveals
+ * nothing.
  */
 
 export const ERROR_STATUS = {
@@ -60,6 +61,20 @@ export interface ErrorBody {
 
 export function errorBody(err: BridgeError): ErrorBody {
   return { error: { ...err.details, type: err.type, message: err.message } };
+}
+
+/**
+ * 429 for a client address past its failed-authentication limit; `pttlMs` is how long the
+ * address stays blocked (the counter's remaining life).
+ */
+export function tooManyFailedAuthentications(pttlMs: number): BridgeError {
+  return new BridgeError(
+    'rate_limited',
+    'Too many failed authentications from this address; try again later',
+    {
+      retryAfterS: Math.max(1, Math.ceil(pttlMs / 1000)),
+    },
+  );
 }
 
 /** Anything caught → an Error (graphile-worker's coerceError). */

@@ -12,5 +12,6 @@ export * from './pricing.js';
 export * from './shutdown.js';
 export * from './which.js';
 export * from './accounting/index.js';
+export * from './admission.js';
 export * from './job-events.js';
 export * from './redis-script.js';

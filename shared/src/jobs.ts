@@ -21,7 +21,7 @@ export function providerOfJobId(id: string): Provider | undefined {
   return m ? (m[1] as Provider) : undefined;
 }
 
-/** Each prompt may hold at most this many characters (DESIGN.md section 2). */
+/** Each prompt may hold at most this many characters (the default body limit admits both). */
 export const MAX_PROMPT_CHARS = 500_000;
 
 /** The body of `POST /generate` and `POST /generate-codex`. Unknown fields are ignored. */
@@ -106,6 +106,9 @@ export function usdToMicros(usd: number): number {
 export function microsToUsd(micros: number): number {
   return micros / 1_000_000;
 }
+
+/** The error of a job cancelled by its client (DELETE /jobs/:id, or a disconnect). */
+export const CANCELLED_ERROR = { type: 'cancelled', message: 'Cancelled by the client' } as const;
 
 /**
  * A failed job's `failedReason` is `"<error type>: <message>"`, readable as it stands in any

@@ -52,11 +52,7 @@ export function createPricingStore(opts: PricingStoreOptions) {
     try {
       stat = statSync(opts.file);
     } catch (err) {
-      if (mtimeMs !== -2)
-        log.error(
-          { err: { message: (err as Error).message } },
-          'pricing file unreadable; keeping the last good table',
-        );
+      if (mtimeMs !== -2) log.error({ err }, 'pricing file unreadable; keeping the last good table');
       mtimeMs = -2;
       return;
     }
@@ -67,10 +63,7 @@ export function createPricingStore(opts: PricingStoreOptions) {
       table = parsed.models;
       log.info({ models: Object.keys(table).length }, 'pricing table loaded');
     } catch (err) {
-      log.error(
-        { err: { message: (err as Error).message } },
-        'pricing file malformed; keeping the last good table',
-      );
+      log.error({ err }, 'pricing file malformed; keeping the last good table');
     }
   }
 

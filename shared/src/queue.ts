@@ -68,12 +68,20 @@ export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEve
   });
 }
 
+/** BullMQ's `failedReason` for a job whose workers died under it more than `maxStalledCount` times. */
+const STALLED_OUT = /stalled more than allowable limit/;
+
 export interface WorkerOptions extends QueueDeps {
   concurrency: number;
   /** How long a job's lock lives without renewal before another worker may take it (ms). */
   lockDurationMs?: number;
   /** How often to look for stalled jobs (ms). */
   stalledIntervalMs?: number;
+  /**
+   * Called for a job BullMQ failed because its workers kept dying under it: such a job never
+   * reaches the processor again, so this is where its books are closed.
+   */
+  onStalledOut?: (job: GenerateJob, reason: string) => void;
 }
 
 export function createGenerateWorker(
@@ -81,7 +89,7 @@ export function createGenerateWorker(
   processor: GenerateProcessor,
   opts: WorkerOptions,
 ): GenerateWorker {
-  return new Worker<GenerateJobData, GenerateResult>(queueName(provider), processor, {
+  const worker = new Worker<GenerateJobData, GenerateResult>(queueName(provider), processor, {
     connection: opts.connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
@@ -91,4 +99,26 @@ export function createGenerateWorker(
     maxStalledCount: 1,
     autorun: false,
   });
+  const onStalledOut = opts.onStalledOut;
+  if (onStalledOut) {
+    worker.on('failed', (job, err) => {
+      if (job && STALLED_OUT.test(err.message)) onStalledOut(job, err.message);
+    });
+  }
+  return worker;
+}
+
+/**
+ * A waiting job's place in line (1 = next to run), or undefined when it is not in the wait list.
+ * Reads BullMQ's own wait list (named by BullMQ), where new jobs are pushed on the left and taken
+ * from the right.
+ */
+export async function waitListPosition(
+  queue: GenerateQueue,
+  redis: Redis,
+  jobId: string,
+): Promise<number | undefined> {
+  const waitKey = queue.toKey('wait');
+  const [pos, len] = await Promise.all([redis.lpos(waitKey, jobId), redis.llen(waitKey)]);
+  return pos === null ? undefined : len - pos;
 }

@@ -43,7 +43,7 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     const now = Date.now();
     if (now - lastLogged < ERROR_LOG_INTERVAL_MS) return;
     lastLogged = now;
-    log.warn({ err: { message: err.message } }, 'redis connection error');
+    log.warn({ err }, 'redis connection error');
   });
   return client;
 }

@@ -1,4 +1,11 @@
+/** Process lifecycle shared by every entry point: exit codes, signals, bounded shutdown. */
 import type { Logger } from './logger.js';
+
+/**
+ * Exit code of a worker that found no CLI to serve (EX_CONFIG from sysexits.h): `npm start`
+ * keeps the API up without it.
+ */
+export const EXIT_NO_CLI = 78;
 
 export interface ShutdownOptions {
   logger: Logger;
@@ -6,27 +13,34 @@ export interface ShutdownOptions {
   timeoutMs: number;
   /** Ordered, idempotent cleanup (e.g. stop intake, drain, close connections). */
   close: () => Promise<void>;
+  /** Runs before the forced exit of a second signal or a passed deadline (e.g. kill children). */
+  onForce?: () => void;
   exit?: (code: number) => void;
 }
 
 /**
  * SIGTERM/SIGINT run `close` once, bounded by a deadline; a second signal forces exit.
- * Returns the function that triggers the same shutdown (for fatal errors).
+ * Returns the function that triggers the same shutdown (for fatal errors), with the exit code
+ * to end with once `close` is done (default 0).
  */
-export function handleShutdownSignals(opts: ShutdownOptions): (why: string) => void {
+export function handleShutdownSignals(opts: ShutdownOptions): (why: string, exitCode?: number) => void {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const force = () => {
+    opts.onForce?.();
+    exit(1);
+  };
   let shuttingDown = false;
-  const shutdown = (why: string) => {
+  const shutdown = (why: string, exitCode = 0) => {
     if (shuttingDown) {
       opts.logger.warn({ why }, 'second signal: exiting now');
-      exit(1);
+      force();
       return;
     }
     shuttingDown = true;
     opts.logger.info({ why, timeoutMs: opts.timeoutMs }, 'shutting down');
     const deadline = setTimeout(() => {
       opts.logger.error('shutdown deadline passed: exiting');
-      exit(1);
+      force();
     }, opts.timeoutMs);
     deadline.unref();
     opts
@@ -34,7 +48,7 @@ export function handleShutdownSignals(opts: ShutdownOptions): (why: string) => v
       .then(() => {
         clearTimeout(deadline);
         opts.logger.info('shutdown complete');
-        exit(0);
+        exit(exitCode);
       })
       .catch((err: unknown) => {
         opts.logger.error({ err }, 'shutdown failed');

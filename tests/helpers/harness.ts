@@ -7,15 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '@cli-bridge/api';
-import {
-  createLogger,
-  createPricingStore,
-  createRedis,
-  redisKeys,
-  type Config,
-  type Provider,
-} from '@cli-bridge/shared';
-import { createAdapters, createBridgeWorker, type BridgeWorker } from '@cli-bridge/worker';
+import { createLogger, redisKeys, type Config, type Provider } from '@cli-bridge/shared';
+import { startWorker, type WorkerHandle } from '@cli-bridge/worker';
 import { Redis } from 'ioredis';
 import { ADMIN_KEY, REDIS_URL, ROOT, testConfig, testEnv, uniquePrefix } from './env.js';
 
@@ -111,39 +104,21 @@ export function createHarness(name: string, overrides: Record<string, string> = 
       return server;
     },
 
-    /** A worker inside the test process. */
+    /** A worker inside the test process (wired as `node worker/dist/main.js` wires one). */
     async startWorker(
       providers: Provider[] = ['claude', 'codex'],
       extra: Record<string, string> = {},
-    ): Promise<BridgeWorker> {
+    ): Promise<WorkerHandle> {
       const cfg = Object.keys(extra).length ? testConfig(prefix, { ...overrides, ...extra }) : config;
-      const logger = silent();
-      const r = createRedis({ url: REDIS_URL, role: 'producer', name: 'test-worker', logger });
-      const wr = createRedis({ url: REDIS_URL, role: 'worker', name: 'test-worker', logger });
-      const sub = createRedis({ url: REDIS_URL, role: 'subscriber', name: 'test-worker', logger });
-      const acc = createRedis({ url: REDIS_URL, role: 'worker', name: 'test-worker', logger });
-      const pricing = createPricingStore({ file: cfg.CODEX_PRICING_FILE, logger });
-      const worker = createBridgeWorker({
+      const worker = await startWorker({
         config: cfg,
-        logger,
-        redis: r,
-        workerRedis: wr,
-        accountingRedis: acc,
-        subscriberRedis: sub,
-        keys: redisKeys(prefix),
-        adapters: createAdapters(providers, cfg, pricing),
-        cliVersions: {},
-        baseEnv: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extra },
+        logger: silent(),
+        providers,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...extra },
         hostname: 'test-host',
+        probeVersions: false,
       });
-      await worker.start();
-      closers.push(async () => {
-        await worker.close({ drainMs: 2_000 });
-        r.disconnect();
-        wr.disconnect();
-        sub.disconnect();
-        acc.disconnect();
-      });
+      closers.push(() => worker.close({ drainMs: 2_000 }));
       return worker;
     },
 

@@ -6,19 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import {
+  closeWithin,
   createGenerateQueue,
   createGenerateWorker,
   createJobEvents,
   createLeases,
   createSettlement,
-  generateJobDataSchema,
-  logEntryFor,
-  ZERO_USAGE,
-  type GenerateJob,
   createWorkerRegistry,
-  closeWithin,
-  coerceError,
+  generateJobDataSchema,
   redisReady,
+  type GenerateJob,
   type Config,
   type GenerateQueue,
   type GenerateWorker,
@@ -83,7 +80,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         prefix: deps.keys.prefix,
         config,
       });
-      q.on('error', (err) => log.warn({ err: coerceError(err).message }, 'queue error'));
+      q.on('error', (err) => log.warn({ err }, 'queue error'));
       queues.set(p, q);
     }
     return q;
@@ -95,6 +92,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     keys: deps.keys,
     logMaxEntries: config.LOG_MAX_ENTRIES,
     jobTtlS: config.JOB_RESULT_TTL_S,
+    logPromptChars: config.LOG_PROMPT_CHARS,
   });
   const leases = createLeases({ redis: deps.accountingRedis, keys: deps.keys });
   const events = createJobEvents({
@@ -131,38 +129,20 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       concurrency: concurrency(p),
       lockDurationMs: config.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+      onStalledOut: (job, reason) => void settleStalled(job, reason),
     });
-    w.on('error', (err) => log.warn({ err: coerceError(err).message, provider: p }, 'worker error'));
-    w.on('failed', (job, err) => {
-      log.debug({ jobId: job?.id, err: err.message }, 'job failed');
-      // A job whose worker died too often never reaches the processor's settlement: close it here.
-      if (job && /stalled/i.test(err.message)) void settleStalled(job, err.message);
-    });
+    w.on('error', (err) => log.warn({ err, provider: p }, 'worker error'));
+    w.on('failed', (job, err) => log.debug({ jobId: job?.id, err }, 'job failed'));
     return w;
   });
 
-  async function settleStalled(job: GenerateJob, message: string): Promise<void> {
+  async function settleStalled(job: GenerateJob, reason: string): Promise<void> {
     const parsed = generateJobDataSchema.safeParse(job.data);
     if (!parsed.success) return;
     try {
-      await settlement.settle({
-        keyName: parsed.data.keyName,
-        jobId: job.id!,
-        usage: ZERO_USAGE,
-        costMicros: 0,
-        final: true,
-        failed: true,
-        log: logEntryFor(
-          parsed.data,
-          job.id!,
-          { status: 'failed', errorType: 'provider_error', error: message },
-          {
-            promptChars: config.LOG_PROMPT_CHARS,
-          },
-        ),
-      });
+      await settlement.stalled({ id: job.id!, data: parsed.data, timestamp: job.timestamp }, reason);
     } catch (err) {
-      log.error({ jobId: job.id, err: coerceError(err).message }, 'settlement of a stalled job failed');
+      log.error({ jobId: job.id, err }, 'settlement of a stalled job failed');
     }
   }
 
@@ -180,7 +160,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         lastBeat: Date.now(),
       });
     } catch (err) {
-      log.warn({ err: coerceError(err).message }, 'heartbeat failed');
+      log.warn({ err }, 'heartbeat failed');
     }
   };
   let heartbeat: NodeJS.Timeout | undefined;
@@ -206,7 +186,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         await closeWithin(() => closed, config.KILL_GRACE_MS + 5_000);
       }
       // Each cleanup on its own and bounded, so one failure or a dead Redis skips nothing.
-      const warn = (what: string) => (err: unknown) => log.warn({ err: coerceError(err).message }, what);
+      const warn = (what: string) => (err: unknown) => log.warn({ err }, what);
       await closeWithin(() => registry.remove(id), 2_000, warn('could not remove heartbeat'));
       await Promise.all(
         [...queues.values()].map((q) => closeWithin(() => q.close(), 2_000, warn('queue close failed'))),
@@ -222,7 +202,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     async start() {
       sweepOrphans(deps.tmpRoot ?? tmpdir(), log);
       for (const w of workers) {
-        w.run().catch((err: unknown) => log.error({ err: coerceError(err).message }, 'worker stopped'));
+        w.run().catch((err: unknown) => log.error({ err }, 'worker stopped'));
       }
       // Cancels are published to every worker; the one running the job kills its CLI.
       deps.subscriberRedis.on('message', (_channel: string, message: string) => {

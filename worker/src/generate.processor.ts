@@ -14,26 +14,26 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CANCELLED_ERROR,
   DelayedError,
   encodeFailure,
   generateJobDataSchema,
-  logEntryFor,
   UnrecoverableError,
   WaitingError,
   Worker,
   ZERO_USAGE,
   type Config,
-  type GenerateJob,
-  type GenerateJobData,
-  type GenerateProcessor,
   type ErrorType,
+  type GenerateJob,
+  type GenerateProcessor,
+  type JobEnd,
   type JobEvents,
-  type JobOutcome,
   type Leases,
   type Logger,
   type Provider,
+  type RunSpend,
+  type SettledJob,
   type Settlement,
-  type Usage,
 } from '@cli-bridge/shared';
 import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
@@ -45,17 +45,13 @@ import { recordRun, SCRATCH_PREFIX } from './orphans.js';
 export const SHUTDOWN_REASON = 'worker shutdown';
 /** The abort reason of a client's cancel (DELETE /jobs/:id, a disconnect). */
 export const CANCEL_REASON = 'cancelled';
-const CANCELLED_MESSAGE = 'Cancelled by the client';
 
 /** How long a job waits before trying again when its key is at maxConcurrent (ms). */
 const CONCURRENCY_RETRY_MS = 1_000;
 
 export interface ProcessorDeps {
   adapters: Partial<Record<Provider, CliAdapter>>;
-  config: Pick<
-    Config,
-    'KILL_GRACE_MS' | 'CLI_ENV_PASSTHROUGH' | 'USAGE_LIMIT_COOLDOWN_MS' | 'LOG_PROMPT_CHARS'
-  >;
+  config: Pick<Config, 'KILL_GRACE_MS' | 'CLI_ENV_PASSTHROUGH' | 'USAGE_LIMIT_COOLDOWN_MS'>;
   /** The worker's environment, filtered per run by `buildCliEnv`. */
   baseEnv: Record<string, string | undefined>;
   logger: Logger;
@@ -69,42 +65,19 @@ export interface ProcessorDeps {
   now?: () => number;
 }
 
-interface RunOutcome {
-  usage: Usage;
-  costMicros: number;
-  /** Set when the job is over. */
-  final?: { status: JobOutcome; errorType?: string; error?: string };
-  durationMs?: number;
-}
-
 export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor {
   const now = deps.now ?? Date.now;
 
-  /** Settlement never fails a job: an answer already given must not be run (and billed) again. */
-  async function settle(job: GenerateJob, data: GenerateJobData, o: RunOutcome, log: Logger): Promise<void> {
+  /**
+   * Settlement never fails a job: an answer already given must not be run (and billed) again.
+   * `end` closes the job; without it the run's usage is added and the job goes on.
+   */
+  async function settle(job: SettledJob, spent: RunSpend, log: Logger, end?: JobEnd): Promise<void> {
     try {
-      await deps.settlement.settle({
-        keyName: data.keyName,
-        jobId: job.id!,
-        usage: o.usage,
-        costMicros: o.costMicros,
-        final: o.final !== undefined,
-        failed: o.final !== undefined && o.final.status !== 'completed',
-        log: o.final
-          ? logEntryFor(
-              data,
-              job.id!,
-              {
-                ...o.final,
-                durationMs: o.durationMs,
-                queueWaitMs: Math.max(0, (job.processedOn ?? now()) - job.timestamp),
-              },
-              { promptChars: deps.config.LOG_PROMPT_CHARS },
-            )
-          : undefined,
-      });
+      if (end) await deps.settlement.close(job, end, spent);
+      else await deps.settlement.addRun(job, spent);
     } catch (err) {
-      log.error({ err: (err as Error).message, usage: o.usage }, 'settlement failed');
+      log.error({ err, usage: spent.usage }, 'settlement failed');
     }
   }
 
@@ -113,7 +86,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     try {
       await fn();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, `could not publish ${what} event`);
+      log.warn({ err }, `could not publish ${what} event`);
     }
   }
 
@@ -123,20 +96,14 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
    * finally block runs, and Node ends the process on an unhandled rejection.
    */
   async function finishFailed(
-    job: GenerateJob,
-    data: GenerateJobData,
-    spent: Omit<RunOutcome, 'final'>,
+    job: SettledJob,
+    spent: RunSpend,
     error: { type: ErrorType; message: string },
     log: Logger,
   ): Promise<never> {
-    const status: JobOutcome = error.type === 'cancelled' ? 'cancelled' : 'failed';
-    await settle(
-      job,
-      data,
-      { ...spent, final: { status, errorType: error.type, error: error.message } },
-      log,
-    );
-    await publish('error', () => deps.events.failed(job.id!, error), log);
+    const status = error.type === 'cancelled' ? 'cancelled' : 'failed';
+    await settle(job, spent, log, { status, error });
+    await publish('error', () => deps.events.failed(job.id, error), log);
     throw new UnrecoverableError(encodeFailure(error.type, error.message));
   }
 
@@ -152,6 +119,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       );
     }
     const data = parsed.data;
+    const settled: SettledJob = {
+      id: job.id!,
+      data,
+      timestamp: job.timestamp,
+      processedOn: job.processedOn ?? now(),
+    };
     const log = deps.logger.child({ jobId: job.id, provider: data.provider, attempt: job.attemptsMade + 1 });
     const adapter = deps.adapters[data.provider];
     if (!adapter) {
@@ -172,13 +145,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
       const start = await deps.leases.acquireForRun(data.keyName, job.id!, leaseMs);
       if (start === 'cancelled') {
-        return await finishFailed(
-          job,
-          data,
-          nothingSpent,
-          { type: 'cancelled', message: CANCELLED_MESSAGE },
-          log,
-        );
+        return await finishFailed(settled, nothingSpent, { ...CANCELLED_ERROR }, log);
       }
       if (start === 'wait') {
         log.debug('key at its concurrency limit; the job waits');
@@ -229,14 +196,13 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       const ran = { ...nothingSpent, durationMs: run.durationMs };
       if (run.end === 'aborted' && run.abortReason === CANCEL_REASON) {
         log.info('job cancelled while running');
-        return await finishFailed(job, data, ran, { type: 'cancelled', message: CANCELLED_MESSAGE }, log);
+        return await finishFailed(settled, ran, { ...CANCELLED_ERROR }, log);
       }
       if (run.end === 'aborted' && run.abortReason === SHUTDOWN_REASON) {
         // A stream already under way cannot restart elsewhere without repeating its text.
         if (streamed) {
           return await finishFailed(
-            job,
-            data,
+            settled,
             ran,
             { type: 'unavailable', message: 'The worker shut down mid-stream' },
             log,
@@ -258,7 +224,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
           durationMs: run.durationMs,
         };
         if (err.kind === 'usage_limit') {
-          await settle(job, data, spent, log);
+          await settle(settled, spent, log);
           const holdMs = Math.max(
             1_000,
             (err.opts.resetAt ?? now() + deps.config.USAGE_LIMIT_COOLDOWN_MS) - now(),
@@ -267,25 +233,20 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
           await deps.holdQueue(data.provider, holdMs);
           throw Worker.RateLimitError();
         }
-        log.warn({ kind: err.kind, type: err.type, err: { message: err.message } }, 'cli failed');
+        log.warn({ kind: err.kind, type: err.type, err }, 'cli failed');
         // A retry after streamed text would repeat it: once text went out, a failure is final.
         if (err.kind === 'fatal' || lastAttempt || streamed) {
-          return await finishFailed(job, data, spent, { type: err.type, message: err.message }, log);
+          return await finishFailed(settled, spent, { type: err.type, message: err.message }, log);
         }
-        await settle(job, data, spent, log);
+        await settle(settled, spent, log);
         throw new Error(encodeFailure(err.type, err.message));
       }
 
       await settle(
-        job,
-        data,
-        {
-          usage: result.usage,
-          costMicros: result.cost_micros,
-          durationMs: run.durationMs,
-          final: { status: 'completed' },
-        },
+        settled,
+        { usage: result.usage, costMicros: result.cost_micros, durationMs: run.durationMs },
         log,
+        { status: 'completed' },
       );
       // After settlement: a client that sees `done` finds its usage already counted.
       await publish('usage', () => deps.events.completed(job.id!, result, { textStreamed: streamed }), log);

@@ -1,6 +1,7 @@
 export * from './bridge-worker.js';
-export * from './adapters.js';
 export * from './generate.processor.js';
+export * from './providers.js';
+export * from './start-worker.js';
 export * from './cli/adapter.js';
 export * from './cli/cli-env.js';
 export * from './cli/cli-failure.js';
@@ -8,5 +9,4 @@ export * from './cli/claude.adapter.js';
 export * from './cli/codex.adapter.js';
 export * from './cli/reset-time.js';
 export * from './cli/run-cli.js';
-export * from './detect-providers.js';
 export * from './orphans.js';

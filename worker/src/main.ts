@@ -1,92 +1,37 @@
 /**
- * Worker process entry point: reads config, builds clients, serves the providers whose CLI is
- * here. `node worker/dist/main.js` (npm run start:worker).
+ * Worker process entry point: reads config, finds the CLIs to serve, starts the worker and stops
+ * it on SIGTERM/SIGINT. `node worker/dist/main.js` (npm run start:worker).
  */
-import { hostname } from 'node:os';
 import {
-  closeRedis,
   createLogger,
-  createPricingStore,
-  createRedis,
+  EXIT_NO_CLI,
   handleShutdownSignals,
   loadConfigOrExit,
-  PROVIDERS,
-  redisKeys,
-  resolveBin,
   type Provider,
-  type RedisRole,
 } from '@cli-bridge/shared';
-import { createAdapters } from './adapters.js';
-import { createBridgeWorker } from './bridge-worker.js';
-import { buildCliEnv } from './cli/cli-env.js';
-import { cliVersion } from './detect-providers.js';
-
-/** Exit code when no CLI is there to serve (EX_CONFIG); `npm start` keeps the API up then. */
-export const NO_CLI_EXIT_CODE = 78;
+import { detectProviders, ProviderDetectionError } from './providers.js';
+import { startWorker, type WorkerHandle } from './start-worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env, { role: 'worker' });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-  const binOf = (p: Provider) => (p === 'claude' ? config.CLAUDE_BIN : config.CODEX_BIN);
-
-  const found = PROVIDERS.filter((p) => resolveBin(binOf(p), process.env.PATH) !== undefined);
-  const providers = config.WORKER_PROVIDERS ?? found;
-  const missing = providers.filter((p) => !found.includes(p));
-  if (missing.length > 0) {
-    logger.fatal(
-      { missing },
-      `CLI not found for ${missing.join(', ')}: install it or set CLAUDE_BIN / CODEX_BIN`,
-    );
-    process.exit(1);
+  let providers: Provider[];
+  try {
+    providers = detectProviders(config, process.env.PATH);
+  } catch (err) {
+    if (!(err instanceof ProviderDetectionError)) throw err;
+    logger.fatal(err.message);
+    // No CLI at all is a configuration state `npm start` knows how to live with (EX_CONFIG).
+    process.exit(err.noneFound ? EXIT_NO_CLI : 1);
   }
-  if (providers.length === 0) {
-    logger.fatal('no CLI found: install claude and/or codex, or set CLAUDE_BIN / CODEX_BIN');
-    process.exit(NO_CLI_EXIT_CODE);
-  }
-
-  const env = buildCliEnv({
-    base: process.env,
-    passthrough: config.CLI_ENV_PASSTHROUGH,
-  });
-  const cliVersions: Record<string, string | null> = {};
-  for (const p of providers) cliVersions[p] = await cliVersion(binOf(p), env);
-
-  const client = (role: RedisRole, name: string) =>
-    createRedis({ url: config.REDIS_URL, role, name, logger });
-  const redis = client('producer', 'worker');
-  const workerRedis = client('worker', 'worker');
-  const accountingRedis = client('worker', 'worker-accounting');
-  const subscriberRedis = client('subscriber', 'worker-cancel');
-  const pricing = createPricingStore({
-    file: config.CODEX_PRICING_FILE,
-    logger,
-  });
-  const worker = createBridgeWorker({
-    config,
-    logger,
-    redis,
-    workerRedis,
-    accountingRedis,
-    subscriberRedis,
-    keys: redisKeys(config.REDIS_PREFIX),
-    adapters: createAdapters(providers, config, pricing),
-    cliVersions,
-    baseEnv: { ...process.env },
-    hostname: hostname(),
-  });
-
+  // Signals are handled from here on: a worker still waiting for Redis also stops cleanly.
+  const started: { worker?: WorkerHandle } = {};
   handleShutdownSignals({
     logger,
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS + config.KILL_GRACE_MS + 5_000,
-    close: async () => {
-      await worker.close({ drainMs: config.SHUTDOWN_TIMEOUT_MS });
-      await closeRedis(subscriberRedis);
-      await closeRedis(accountingRedis);
-      await closeRedis(workerRedis);
-      await closeRedis(redis);
-    },
+    close: async () => started.worker?.close({ drainMs: config.SHUTDOWN_TIMEOUT_MS }),
   });
-  await worker.start();
+  started.worker = await startWorker({ config, logger, providers, env: process.env });
 }
 
 main().catch((err: unknown) => {

@@ -12,6 +12,7 @@ import {
   hashApiKey,
   redisScript,
   safeEqual,
+  tooManyFailedAuthentications,
   type Config,
   type FailedAuthGuard,
   type RedisKeys,
@@ -49,7 +50,7 @@ export interface AuthDeps {
 /** The failed-authentication counter of this request's client address. */
 export function failedAuthGuard(deps: AuthDeps, req: Request): FailedAuthGuard {
   return {
-    counterKey: `${deps.keys.prefix}:rl:authfail:${ipKeyGenerator(req.ip ?? 'unknown')}`,
+    counterKey: deps.keys.authFailures(ipKeyGenerator(req.ip ?? 'unknown')),
     limit: deps.config.AUTH_FAILURE_LIMIT,
     windowMs: deps.config.RATE_LIMIT_WINDOW_MS,
   };
@@ -58,16 +59,6 @@ export function failedAuthGuard(deps: AuthDeps, req: Request): FailedAuthGuard {
 async function countFailure(deps: AuthDeps, guard: FailedAuthGuard): Promise<void> {
   if (guard.limit <= 0) return;
   await deps.redis.multi().incr(guard.counterKey).pexpire(guard.counterKey, guard.windowMs, 'NX').exec();
-}
-
-function blocked(pttl: number): BridgeError {
-  return new BridgeError(
-    'rate_limited',
-    'Too many failed authentications from this address; try again later',
-    {
-      retryAfterS: Math.max(1, Math.ceil(pttl / 1000)),
-    },
-  );
 }
 
 const missingKey = () =>
@@ -91,7 +82,7 @@ export function requireUserKey(deps: AuthDeps): RequestHandler {
       [guard.counterKey, deps.keys.apiKeyByHash],
       [raw ? hashApiKey(raw) : ''],
     )) as [number, number, string | null];
-    if (guard.limit > 0 && count >= guard.limit) throw blocked(pttl);
+    if (guard.limit > 0 && count >= guard.limit) throw tooManyFailedAuthentications(pttl);
     if (typeof name !== 'string') {
       await countFailure(deps, guard);
       throw raw ? new BridgeError('unauthorized', 'Invalid API key') : missingKey();

@@ -1,7 +1,7 @@
 import { BridgeError, KEY_NAME, limitsInputSchema } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import type { KeyRecord } from '../services/key-store.js';
 import { parseBody, parseQuery } from '../validate.js';
 

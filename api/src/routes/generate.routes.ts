@@ -1,6 +1,6 @@
 import { generateRequestSchema, type GenerateJob, type Provider } from '@cli-bridge/shared';
 import { Router, type RequestHandler, type Response } from 'express';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { failedAuthGuard, presentUserKey } from '../middleware/auth.js';
 import { relayJob, startSse } from '../sse.js';
 import { parseBody } from '../validate.js';
@@ -20,9 +20,7 @@ export function generateRoutes({ config, services, logger }: AppDeps): Router {
       if (res.writableFinished) return;
       services.jobs
         .cancelJob(job, provider)
-        .catch((err: unknown) =>
-          logger.warn({ jobId: job.id, err: (err as Error).message }, 'cancel on disconnect failed'),
-        );
+        .catch((err: unknown) => logger.warn({ jobId: job.id, err }, 'cancel on disconnect failed'));
     });
   };
 

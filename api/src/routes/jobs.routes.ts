@@ -1,7 +1,7 @@
 import { BridgeError, generateRequestSchema, PROVIDERS } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { requireUserKey } from '../middleware/auth.js';
 import { JOB_STATUSES } from '../services/jobs.service.js';
 import { EVENT_ID, relayJob, startSse } from '../sse.js';

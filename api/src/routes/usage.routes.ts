@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { requireUserKey } from '../middleware/auth.js';
 import { BridgeError } from '@cli-bridge/shared';
 

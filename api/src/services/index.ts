@@ -16,6 +16,7 @@ import {
 import type { Redis } from 'ioredis';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createIdempotency } from './idempotency.service.js';
 import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
 
@@ -47,13 +48,20 @@ export function createApiServices(c: ApiClients) {
     keys,
     logMaxEntries: config.LOG_MAX_ENTRIES,
     jobTtlS: config.JOB_RESULT_TTL_S,
+    logPromptChars: config.LOG_PROMPT_CHARS,
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const generate = createGenerateService({ ...c, admission });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
-    jobs: createJobsService({ ...c, generate, settlement, events }),
+    jobs: createJobsService({
+      ...c,
+      generate,
+      settlement,
+      events,
+      idempotency: createIdempotency({ redis, keys }),
+    }),
     health: createHealthService({ redis, registry }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },

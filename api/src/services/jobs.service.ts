@@ -2,16 +2,15 @@
  * Jobs as a client sees them: submit (idempotent), look up, list, cancel. A job is visible only to
  * the key that made it: any other key gets 404, never 403, so job ids reveal nothing.
  */
-import { createHash } from 'node:crypto';
 import {
   BridgeError,
+  CANCELLED_ERROR,
   decodeFailure,
   generateResultSchema,
-  logEntryFor,
   newJobId,
   providerOfJobId,
   toGenerateResponse,
-  ZERO_USAGE,
+  waitListPosition,
   type Config,
   type GenerateJob,
   type GenerateQueue,
@@ -26,6 +25,7 @@ import {
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 import type { GenerateService } from './generate.service.js';
+import type { Idempotency } from './idempotency.service.js';
 
 export type JobStatus = 'queued' | 'running' | 'waiting_for_reset' | 'completed' | 'failed' | 'cancelled';
 export const JOB_STATUSES: readonly JobStatus[] = [
@@ -70,17 +70,13 @@ export interface JobsServiceDeps {
   generate: GenerateService;
   settlement: Settlement;
   events: JobEvents;
+  idempotency: Idempotency;
 }
 
-const CANCELLED = { type: 'cancelled', message: 'Cancelled by the client' } as const;
 /** How long DELETE waits for a running job's worker to confirm the kill (ms). */
 const CANCEL_CONFIRM_MS = 5_000;
-/** How long a duplicate submit waits for the first one's job to be queued (ms). */
-const IDEMPOTENCY_WAIT_MS = 5_000;
-const IDEMPOTENCY_TTL_S = 86_400;
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function createJobsService(deps: JobsServiceDeps) {
   const { redis, keys, config } = deps;
@@ -133,10 +129,8 @@ export function createJobsService(deps: JobsServiceDeps) {
     const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
     if (state === 'waiting' || state === 'prioritized') {
       if ((await deps.queues[provider].getRateLimitTtl()) > 0) view.status = 'waiting_for_reset';
-      // BullMQ pushes new jobs on the left of the wait list and takes them from the right.
-      const waitKey = `${keys.prefix}:${provider}:wait`;
-      const [pos, len] = await Promise.all([redis.lpos(waitKey, id), redis.llen(waitKey)]);
-      if (pos !== null) view.queue_position = len - pos;
+      const position = await waitListPosition(deps.queues[provider], redis, id);
+      if (position !== undefined) view.queue_position = position;
     }
     return view;
   }
@@ -150,7 +144,7 @@ export function createJobsService(deps: JobsServiceDeps) {
       created_at: t.created_at,
       started_at: null,
       finished_at: t.finished_at,
-      error: { ...CANCELLED },
+      error: { ...CANCELLED_ERROR },
     };
   }
 
@@ -180,22 +174,8 @@ export function createJobsService(deps: JobsServiceDeps) {
         finished_at: new Date(now).toISOString(),
       };
       await redis.set(keys.jobTombstone(id), JSON.stringify(tomb), 'EX', config.JOB_RESULT_TTL_S);
-      await deps.settlement.settle({
-        keyName: job.data.keyName,
-        jobId: id,
-        usage: ZERO_USAGE,
-        costMicros: 0,
-        final: true,
-        log: logEntryFor(
-          job.data,
-          id,
-          { status: 'cancelled', errorType: 'cancelled', error: CANCELLED.message },
-          {
-            promptChars: config.LOG_PROMPT_CHARS,
-          },
-        ),
-      });
-      await deps.events.failed(id, { ...CANCELLED });
+      await deps.settlement.removedWhileQueued({ id, data: job.data, timestamp: job.timestamp });
+      await deps.events.failed(id, { ...CANCELLED_ERROR });
       return true;
     }
     await redis.publish(keys.cancelChannel, JSON.stringify({ jobId: id }));
@@ -236,8 +216,8 @@ export function createJobsService(deps: JobsServiceDeps) {
     },
 
     /**
-     * POST /jobs. With an Idempotency-Key, the same key and body from the same API key give the
-     * same job for 24 h (created: false); the same Idempotency-Key with another body is 409.
+     * POST /jobs. With an Idempotency-Key, a repeat of the same request gives the same job
+     * (created: false); see idempotency.service.ts.
      */
     async submit(
       keyName: string,
@@ -268,43 +248,15 @@ export function createJobsService(deps: JobsServiceDeps) {
         return { view, created: true };
       };
       if (!opts.idempotencyKey) return submitNew(newJobId(provider));
-
-      const slot = keys.idempotency(keyName, sha256(opts.idempotencyKey));
-      const bodyHash = sha256(
-        JSON.stringify([provider, request.systemPrompt, request.userPrompt, request.model ?? null]),
+      const { value } = await deps.idempotency.once(
+        keyName,
+        opts.idempotencyKey,
+        [provider, request.systemPrompt, request.userPrompt, request.model ?? null],
+        () => newJobId(provider),
+        submitNew,
+        async (jobId) => ({ view: await view(keyName, jobId), created: false }),
       );
-      const until = Date.now() + IDEMPOTENCY_WAIT_MS;
-      for (;;) {
-        const jobId = newJobId(provider);
-        const claimed = await redis.set(
-          slot,
-          JSON.stringify({ jobId, bodyHash, queued: false }),
-          'EX',
-          IDEMPOTENCY_TTL_S,
-          'NX',
-        );
-        if (claimed) {
-          try {
-            const res = await submitNew(jobId);
-            await redis.set(slot, JSON.stringify({ jobId, bodyHash, queued: true }), 'EX', IDEMPOTENCY_TTL_S);
-            return res;
-          } catch (err) {
-            await redis.del(slot); // refused (limits, validation): the key may be used again
-            throw err;
-          }
-        }
-        const raw = await redis.get(slot);
-        if (raw) {
-          const rec = JSON.parse(raw) as { jobId: string; bodyHash: string; queued: boolean };
-          if (rec.bodyHash !== bodyHash) {
-            throw new BridgeError('conflict', 'This Idempotency-Key was used with a different request body');
-          }
-          if (rec.queued) return { view: await view(keyName, rec.jobId), created: false };
-        }
-        if (Date.now() > until)
-          throw new BridgeError('conflict', 'A request with this Idempotency-Key is still being submitted');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      return value;
     },
   };
 }

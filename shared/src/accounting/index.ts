@@ -1,4 +1,3 @@
-export * from './admission.js';
 export * from './lease.js';
 export * from './limits.js';
 export * from './logs.js';

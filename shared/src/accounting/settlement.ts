@@ -1,14 +1,17 @@
 /**
- * Settlement: what a job consumed goes to its key's day, month and total counters; once the job
- * is over, its lease is released and one log entry is written, all in one atomic script.
+ * Settlement, the one module that closes a job's books, whatever its outcome: what it consumed
+ * goes to its key's day, month and total counters; once the job is over its lease is released
+ * and one log entry is written, all in one atomic script.
  *
- * A job may run the CLI several times (transient retries, a hand-back on shutdown); each run's
- * usage is added as it ends (`final: false`) and summed in a per-job hash, and the last call
- * (`final: true`) closes the job. A final call for a job already settled changes nothing, so a
- * job is never billed or logged twice.
+ * A job may run the CLI several times (transient retries, a hand-back on shutdown, a usage-limit
+ * hold); each run's usage is added as it ends (`addRun`) and summed in a per-job hash, and
+ * `close` ends the job: completed, failed, timed out or cancelled (by the worker that ran it),
+ * removed while queued (by the API), or stalled out (its workers died; by the worker that saw
+ * it). Closing a job already closed changes nothing, so a job is never billed or logged twice.
  */
 import type { Redis } from 'ioredis';
-import type { Usage } from '../jobs.js';
+import type { ErrorType } from '../errors.js';
+import { CANCELLED_ERROR, ZERO_USAGE, type GenerateJobData, type Usage } from '../jobs.js';
 import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
@@ -77,7 +80,7 @@ export interface LogEntryInput {
   prompt?: string;
 }
 
-export interface SettleInput {
+interface SettleInput {
   keyName: string;
   jobId: string;
   /** This run's usage (zero when nothing ran). */
@@ -85,7 +88,7 @@ export interface SettleInput {
   costMicros: number;
   /** The job is over: release the lease and write the log entry. */
   final: boolean;
-  /** Counted as an error (final calls only). */
+  /** Counted in the key's `errors` (final calls only). */
   failed?: boolean;
   /** Required when `final`. */
   log?: LogEntryInput;
@@ -98,46 +101,127 @@ export interface SettlementDeps {
   logMaxEntries: number;
   /** How long a settled marker (and an open job's usage) is kept (s); ≥ job retention. */
   jobTtlS: number;
+  /** LOG_PROMPT_CHARS: how much of the user prompt a log entry keeps (0 = none). */
+  logPromptChars: number;
   now?: () => number;
 }
+
+/** What settlement needs of a job (a BullMQ job has all of it). */
+export interface SettledJob {
+  id: string;
+  data: GenerateJobData;
+  /** When it was queued (epoch ms). */
+  timestamp: number;
+  /** When its current run started (epoch ms); unset if it never ran. */
+  processedOn?: number;
+}
+
+/** What one run of the CLI consumed. */
+export interface RunSpend {
+  usage: Usage;
+  costMicros: number;
+  /** Wall time of the run (ms). */
+  durationMs?: number;
+}
+
+/** How a job ended. */
+export type JobEnd =
+  { status: 'completed' } | { status: 'failed' | 'cancelled'; error: { type: ErrorType; message: string } };
+
+const NOTHING_SPENT: RunSpend = { usage: ZERO_USAGE, costMicros: 0 };
 
 export function createSettlement(deps: SettlementDeps) {
   const { redis, keys } = deps;
   const clock = deps.now ?? Date.now;
   const settleScript = redisScript(redis, SETTLE);
+
+  /** Returns false when a final settlement had already happened (nothing was changed). */
+  async function settle(input: SettleInput): Promise<boolean> {
+    const now = clock();
+    const u = input.usage;
+    const r = await settleScript(
+      [
+        keys.usageDay(input.keyName, utcDay(now)),
+        keys.usageMonth(input.keyName, utcMonth(now)),
+        keys.usageTotal(input.keyName),
+        keys.leases(input.keyName),
+        keys.jobUsage(input.jobId),
+        keys.settled(input.jobId),
+        keys.logs,
+        keys.keyLogs(input.keyName),
+      ],
+      [
+        input.jobId,
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_creation_input_tokens,
+        u.cache_read_input_tokens,
+        input.costMicros,
+        input.final ? '1' : '0',
+        input.failed ? '1' : '0',
+        JSON.stringify(input.log ?? {}),
+        deps.logMaxEntries,
+        DAY_COUNTER_TTL_S,
+        MONTH_COUNTER_TTL_S,
+        deps.jobTtlS,
+      ],
+    );
+    return r === 1;
+  }
+
+  /** Ends `job` with `end`, adding the last run's `spent`. False if it had already been closed. */
+  function close(job: SettledJob, end: JobEnd, spent: RunSpend = NOTHING_SPENT): Promise<boolean> {
+    const now = clock();
+    const failed = end.status !== 'completed';
+    return settle({
+      keyName: job.data.keyName,
+      jobId: job.id,
+      usage: spent.usage,
+      costMicros: spent.costMicros,
+      final: true,
+      // A client's cancel is not an error of the bridge or the CLI.
+      failed: end.status === 'failed',
+      log: logEntryFor(
+        job.data,
+        job.id,
+        {
+          status: end.status,
+          errorType: failed ? end.error.type : undefined,
+          error: failed ? end.error.message : undefined,
+          durationMs: spent.durationMs,
+          queueWaitMs:
+            job.processedOn === undefined ? undefined : Math.max(0, job.processedOn - job.timestamp),
+        },
+        { promptChars: deps.logPromptChars, now },
+      ),
+    });
+  }
+
   return {
-    /** Returns false when a final settlement had already happened (nothing was changed). */
-    async settle(input: SettleInput): Promise<boolean> {
-      const now = clock();
-      const u = input.usage;
-      const r = await settleScript(
-        [
-          keys.usageDay(input.keyName, utcDay(now)),
-          keys.usageMonth(input.keyName, utcMonth(now)),
-          keys.usageTotal(input.keyName),
-          keys.leases(input.keyName),
-          keys.jobUsage(input.jobId),
-          keys.settled(input.jobId),
-          keys.logs,
-          keys.keyLogs(input.keyName),
-        ],
-        [
-          input.jobId,
-          u.input_tokens,
-          u.output_tokens,
-          u.cache_creation_input_tokens,
-          u.cache_read_input_tokens,
-          input.costMicros,
-          input.final ? '1' : '0',
-          input.failed ? '1' : '0',
-          JSON.stringify(input.log ?? {}),
-          deps.logMaxEntries,
-          DAY_COUNTER_TTL_S,
-          MONTH_COUNTER_TTL_S,
-          deps.jobTtlS,
-        ],
+    /** A run ended but the job goes on (a retry, a hold, a hand-back): add what it consumed. */
+    async addRun(job: SettledJob, spent: RunSpend): Promise<void> {
+      await settle({
+        keyName: job.data.keyName,
+        jobId: job.id,
+        usage: spent.usage,
+        costMicros: spent.costMicros,
+        final: false,
+      });
+    },
+
+    close,
+
+    /** A job cancelled while it waited in the queue: nothing ran, nothing is charged. */
+    removedWhileQueued(job: SettledJob): Promise<boolean> {
+      return close(
+        { ...job, processedOn: undefined },
+        { status: 'cancelled', error: { ...CANCELLED_ERROR } },
       );
-      return r === 1;
+    },
+
+    /** A job BullMQ failed because its workers kept dying under it (see `queue.ts`). */
+    stalled(job: SettledJob, message: string): Promise<boolean> {
+      return close(job, { status: 'failed', error: { type: 'provider_error', message } });
     },
   };
 }
@@ -145,8 +229,8 @@ export function createSettlement(deps: SettlementDeps) {
 export type Settlement = ReturnType<typeof createSettlement>;
 
 /** The log entry of a job, from its payload and outcome. */
-export function logEntryFor(
-  data: { keyName: string; provider: string; model: string; userPrompt: string; systemPrompt: string },
+function logEntryFor(
+  data: GenerateJobData,
   jobId: string,
   outcome: {
     status: JobOutcome;
@@ -155,10 +239,10 @@ export function logEntryFor(
     durationMs?: number;
     queueWaitMs?: number;
   },
-  opts: { promptChars: number; now?: number },
+  opts: { promptChars: number; now: number },
 ): LogEntryInput {
   const entry: LogEntryInput = {
-    time: new Date(opts.now ?? Date.now()).toISOString(),
+    time: new Date(opts.now).toISOString(),
     key: data.keyName,
     provider: data.provider,
     model: data.model,

@@ -12,9 +12,8 @@ import {
   type Usage,
 } from '@cli-bridge/shared';
 import type { CliAdapter, JobDirs } from './adapter.js';
-import { CliFailure } from './cli-failure.js';
+import { CliFailure, runFailure, stderrTail } from './cli-failure.js';
 import { isUsageLimitMessage, parseResetTime } from './reset-time.js';
-import { runFailure, stderrTail } from './run-failure.js';
 import type { CliRun } from './run-cli.js';
 
 export interface ClaudeAdapterOptions {
