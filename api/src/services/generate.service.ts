@@ -2,7 +2,6 @@
  * Submitting generate jobs and waiting for them. Framework-neutral: takes plain values, returns
  * plain values, throws BridgeError.
  */
-import type { Redis } from 'ioredis';
 import {
   BridgeError,
   newJobId,
@@ -10,35 +9,26 @@ import {
   type Admission,
   type Caller,
   type FailedAuthGuard,
-  type RedisKeys,
   decodeFailure,
   GENERATE_JOB_NAME,
   generateResultSchema,
   toGenerateResponse,
-  type Config,
   type GenerateJob,
-  type GenerateQueue,
   type GenerateRequest,
   type GenerateResponse,
-  type Logger,
-  type PricingStore,
   type Provider,
-  type QueueEvents,
 } from '@cli-bridge/shared';
+import type { ApiClients } from './clients.js';
 import { resolveModel } from './model-policy.js';
 
 /** How long a provider's queue-hold reading is reused (ms). */
 const HOLD_CACHE_MS = 1_000;
 
-export interface GenerateServiceDeps {
-  config: Config;
-  logger: Logger;
-  queues: Record<Provider, GenerateQueue>;
-  queueEvents: Record<Provider, QueueEvents>;
-  pricing: PricingStore;
+export interface GenerateServiceDeps extends Pick<
+  ApiClients,
+  'config' | 'queues' | 'queueEvents' | 'pricing'
+> {
   admission: Admission;
-  redis: Redis;
-  keys: RedisKeys;
 }
 
 export interface SubmitInput {

@@ -5,35 +5,19 @@ import {
   createSettlement,
   createWorkerRegistry,
   readLogs,
-  type Config,
-  type GenerateQueue,
-  type Logger,
-  type PricingStore,
   type Provider,
-  type QueueEvents,
-  type RedisKeys,
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
+import type { ApiClients } from './clients.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
 
-export interface ApiClients {
-  config: Config;
-  logger: Logger;
-  /** Fail-fast (`producer`) connection. */
-  redis: Redis;
-  keys: RedisKeys;
-  queues: Record<Provider, GenerateQueue>;
-  queueEvents: Record<Provider, QueueEvents>;
-  pricing: PricingStore;
-  /** A new blocking-capable connection, for one SSE stream. */
-  blockingClient: () => Redis;
-}
-
 /** Builds the API's services from its clients: the one place they are wired together. */
+export type { ApiClients };
+
 export function createApiServices(c: ApiClients) {
   const { redis, keys, config } = c;
   const registry = createWorkerRegistry({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });

@@ -11,19 +11,14 @@ import {
   providerOfJobId,
   toGenerateResponse,
   waitListPosition,
-  type Config,
   type GenerateJob,
-  type GenerateQueue,
   type GenerateRequest,
   type GenerateResponse,
   type JobEvents,
-  type Logger,
   type Provider,
-  type QueueEvents,
-  type RedisKeys,
   type Settlement,
 } from '@cli-bridge/shared';
-import type { Redis } from 'ioredis';
+import type { ApiClients } from './clients.js';
 import type { GenerateService } from './generate.service.js';
 import type { Idempotency } from './idempotency.service.js';
 
@@ -60,13 +55,10 @@ interface Tombstone {
   finished_at: string;
 }
 
-export interface JobsServiceDeps {
-  config: Config;
-  logger: Logger;
-  redis: Redis;
-  keys: RedisKeys;
-  queues: Record<Provider, GenerateQueue>;
-  queueEvents: Record<Provider, QueueEvents>;
+export interface JobsServiceDeps extends Pick<
+  ApiClients,
+  'config' | 'redis' | 'keys' | 'queues' | 'queueEvents'
+> {
   generate: GenerateService;
   settlement: Settlement;
   events: JobEvents;

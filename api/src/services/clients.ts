@@ -1,0 +1,24 @@
+import type {
+  Config,
+  GenerateQueue,
+  Logger,
+  PricingStore,
+  Provider,
+  QueueEvents,
+  RedisKeys,
+} from '@cli-bridge/shared';
+import type { Redis } from 'ioredis';
+
+/** The clients `startApiServer` builds and every service may take a part of. */
+export interface ApiClients {
+  config: Config;
+  logger: Logger;
+  /** Fail-fast (`producer`) connection. */
+  redis: Redis;
+  keys: RedisKeys;
+  queues: Record<Provider, GenerateQueue>;
+  queueEvents: Record<Provider, QueueEvents>;
+  pricing: PricingStore;
+  /** A new blocking-capable connection, for one SSE stream. */
+  blockingClient: () => Redis;
+}
