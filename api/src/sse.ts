@@ -22,7 +22,7 @@ export function startSse(res: Response, headers: Record<string, string> = {}): v
   res.flushHeaders();
 }
 
-export interface RelayOptions {
+interface RelayOptions {
   res: Response;
   /** A blocking-capable connection of its own (XREAD BLOCK); disconnected at the end. */
   conn: Redis;
@@ -34,7 +34,7 @@ export interface RelayOptions {
 }
 
 /** Resolves when the job's `done` event was sent or the client went away. */
-export async function relayJobEvents(o: RelayOptions): Promise<'done' | 'closed'> {
+async function relayJobEvents(o: RelayOptions): Promise<'done' | 'closed'> {
   let open = true;
   const onClose = () => {
     open = false;

@@ -18,7 +18,7 @@ import {
 import { ensureAdminKey } from './admin-key.js';
 import { redisAnswers, waitForRedis } from './redis-probe.js';
 
-export function withoutNpmBins(pathEnv: string | undefined): string {
+function withoutNpmBins(pathEnv: string | undefined): string {
   return (pathEnv ?? '')
     .split(delimiter)
     .filter((d) => d && !/node_modules[\\/]\.bin[\\/]?$/.test(d))

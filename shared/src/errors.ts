@@ -5,7 +5,7 @@
  * nothing.
  */
 
-export const ERROR_STATUS = {
+const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -77,12 +77,6 @@ export function tooManyFailedAuthentications(pttlMs: number): BridgeError {
   );
 }
 
-/** Anything caught → an Error (graphile-worker's coerceError). */
-export function coerceError(err: unknown): Error {
-  if (err instanceof Error) return err;
-  return new Error(typeof err === 'string' ? err : JSON.stringify(err));
-}
-
 /** Anything caught → a BridgeError; unknown errors become an opaque 500. */
 export function toBridgeError(err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
@@ -96,7 +90,7 @@ export function toBridgeError(err: unknown): BridgeError {
 }
 
 /** ioredis's ways of saying the server is unreachable (fail-fast producer connections). */
-export function isRedisUnavailable(err: unknown): boolean {
+function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||

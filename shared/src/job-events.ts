@@ -20,7 +20,7 @@ export interface JobEvent {
 }
 
 /** Most events kept per job stream (deltas are coalesced per stdout chunk, so this is plenty). */
-export const JOB_EVENTS_MAX = 10_000;
+const JOB_EVENTS_MAX = 10_000;
 
 export interface JobEventsDeps {
   redis: Redis;

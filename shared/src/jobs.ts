@@ -22,7 +22,7 @@ export function providerOfJobId(id: string): Provider | undefined {
 }
 
 /** Each prompt may hold at most this many characters (the default body limit admits both). */
-export const MAX_PROMPT_CHARS = 500_000;
+const MAX_PROMPT_CHARS = 500_000;
 
 /** The body of `POST /generate` and `POST /generate-codex`. Unknown fields are ignored. */
 export const generateRequestSchema = z.object({
@@ -58,7 +58,7 @@ export const generateJobDataSchema = z.object({
 });
 export type GenerateJobData = z.infer<typeof generateJobDataSchema>;
 
-export const usageSchema = z.object({
+const usageSchema = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),
   cache_creation_input_tokens: z.number().int().nonnegative(),

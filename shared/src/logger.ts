@@ -2,11 +2,8 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/**
- * Paths never written to a log line: API keys in any header or body, the admin key, prompts.
- * Exported so tests can check the list is applied.
- */
-export const REDACT_PATHS = [
+/** Paths never written to a log line: API keys in any header or body, the admin key, prompts. */
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers.cookie',

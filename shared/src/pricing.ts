@@ -9,7 +9,7 @@ import type { Usage } from './jobs.js';
 import type { Logger } from './logger.js';
 
 const price = z.number().nonnegative().finite();
-export const pricingFileSchema = z.object({
+const pricingFileSchema = z.object({
   unit: z.string().optional(),
   note: z.string().optional(),
   models: z.record(z.string(), z.object({ input: price, cached_input: price, output: price }).strict()),

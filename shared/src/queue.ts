@@ -27,7 +27,7 @@ export type GenerateProcessor = Processor<GenerateJobData, GenerateResult>;
 export type { QueueEvents };
 
 /** One queue per provider, named after it. */
-export function queueName(provider: Provider): string {
+function queueName(provider: Provider): string {
   return provider;
 }
 

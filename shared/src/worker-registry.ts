@@ -9,7 +9,7 @@ import type { RedisKeys } from './redis-keys.js';
 
 export const HEARTBEAT_TTL_FACTOR = 3;
 
-export const workerInfoSchema = z.object({
+const workerInfoSchema = z.object({
   id: z.string(),
   host: z.string(),
   pid: z.number().int(),

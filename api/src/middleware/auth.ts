@@ -30,7 +30,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function presentedKey(req: Request): string | undefined {
+function presentedKey(req: Request): string | undefined {
   const auth = req.get('authorization');
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);

@@ -17,7 +17,7 @@ if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {hits, redis.call('PTTL', KEYS[1])}
 `;
 
-export class RedisRateLimitStore implements Store {
+class RedisRateLimitStore implements Store {
   private windowMs = 60_000;
   private readonly incrementScript: RedisScript;
   constructor(

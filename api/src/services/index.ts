@@ -5,9 +5,7 @@ import {
   createSettlement,
   createWorkerRegistry,
   readLogs,
-  type Provider,
 } from '@cli-bridge/shared';
-import type { Redis } from 'ioredis';
 import type { ApiClients } from './clients.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';

@@ -1,7 +1,7 @@
 import { BridgeError, type Config, type PricingStore, type Provider } from '@cli-bridge/shared';
 
 /** `*` at the end of an allowlist entry matches any suffix (`claude-*`). */
-export function matchesAllowlist(model: string, allow: readonly string[]): boolean {
+function matchesAllowlist(model: string, allow: readonly string[]): boolean {
   return allow.some((a) => (a.endsWith('*') ? model.startsWith(a.slice(0, -1)) : model === a));
 }
 

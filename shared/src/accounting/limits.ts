@@ -52,29 +52,6 @@ export interface KeyLimits {
   allowedProviders: Provider[];
 }
 
-export const NO_LIMITS: KeyLimits = {
-  maxRequestsPerDay: 0,
-  maxRequestsPerMonth: 0,
-  maxTokensPerMonth: 0,
-  maxCostPerDay: 0,
-  maxCostPerMonth: 0,
-  maxConcurrent: 0,
-  maxRequestsPerMinute: 0,
-  allowedProviders: [],
-};
-
-/** Hash fields of a key record that hold limits (read by the admission script too). */
-export const LIMIT_HASH_FIELDS = [
-  'maxRequestsPerDay',
-  'maxRequestsPerMonth',
-  'maxTokensPerMonth',
-  'maxCostPerDayMicros',
-  'maxCostPerMonthMicros',
-  'maxConcurrent',
-  'maxRequestsPerMinute',
-  'allowedProviders',
-] as const;
-
 /** The hash fields to write for `input` (only the limits it names). */
 export function limitsToHash(input: LimitsInput): Record<string, string> {
   const out: Record<string, string> = {};

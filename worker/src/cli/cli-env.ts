@@ -3,7 +3,7 @@
  */
 
 /** Variables with these prefixes belong to the CLIs (their API endpoints, keys and settings). */
-export const CLI_ENV_PREFIXES = ['ANTHROPIC_', 'CLAUDE_', 'OPENAI_', 'CODEX_'] as const;
+const CLI_ENV_PREFIXES = ['ANTHROPIC_', 'CLAUDE_', 'OPENAI_', 'CODEX_'] as const;
 
 const ALWAYS = ['PATH', 'HOME', 'LANG', 'LANGUAGE'] as const;
 
