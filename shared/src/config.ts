@@ -119,6 +119,7 @@ const baseSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 0, MAX_MS, 30_000),
   KILL_GRACE_MS: int('KILL_GRACE_MS', 0, 600_000, 5_000),
   CLI_ENV_PASSTHROUGH: list([]),
+  USAGE_LIMIT_COOLDOWN_MS: int('USAGE_LIMIT_COOLDOWN_MS', 1000, MAX_MS, 900_000),
 
   // Claude
   CLAUDE_BIN: str('claude'),
@@ -134,11 +135,10 @@ const baseSchema = z.object({
   CODEX_MODELS: list(['gpt-*', 'codex-*', 'o3*', 'o4*']),
   CODEX_TIMEOUT_MS: int('CODEX_TIMEOUT_MS', 1000, MAX_MS, 180_000),
   CODEX_MAX_BUFFER_BYTES: int('CODEX_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
+  CODEX_PRICING_FILE: str('./codex-pricing.json'),
 
   // Start-up (npm start)
   START_REDIS: bool('START_REDIS', true),
-  USAGE_LIMIT_COOLDOWN_MS: int('USAGE_LIMIT_COOLDOWN_MS', 1000, MAX_MS, 900_000),
-  CODEX_PRICING_FILE: str('./codex-pricing.json'),
 });
 
 /** Every variable the bridge itself reads. */
