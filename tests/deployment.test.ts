@@ -1,6 +1,6 @@
 /**
  * The deployment files stay in step with the code: `.env.example` with the config schema,
- * docker-compose.yml, the Dockerfiles and the systemd units with what DESIGN.md asks of them.
+ * docker-compose.yml, the Dockerfiles and the systemd units with what the README promises of them.
  * Static checks only: no Docker engine or systemd is needed, nothing is built or started.
  */
 import { readFileSync } from 'node:fs';

@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => h.cleanup());
 
 describe('POST /generate', () => {
-  it('answers with the response shape of DESIGN.md', async () => {
+  it('answers with the documented generate response shape', async () => {
     const res = await postJson(
       `${url}/generate`,
       {
