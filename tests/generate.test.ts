@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claudeArgs, codexArgs } from '@cli-bridge/worker';
 import { createHarness, postJson } from './helpers/harness.js';
 import { tempDir } from './helpers/env.js';
 import { isAlive, readRecords, waitFor } from './helpers/records.js';
@@ -223,21 +224,10 @@ describe('spawn hygiene', () => {
     expect(res.status).toBe(200);
     expect(res.json.content[0].text).toBe('Echo: --help');
     const rec = readRecords(recordDir).find((r) => r.stdin === '--help')!;
-    expect(rec.argv).toEqual([
-      '-p',
-      '--output-format',
-      'json',
-      '--model',
-      'sonnet',
-      '--system-prompt-file',
-      expect.any(String),
-      '--tools',
-      '',
-      '--strict-mcp-config',
-      '--setting-sources',
-      '',
-      '--no-session-persistence',
-    ]);
+    // Exactly the adapter's argv (what each flag does is tested against the real CLIs), with the
+    // system prompt file the worker wrote and nothing taken from the prompt.
+    expect(rec.argv).toEqual(claudeArgs({ model: 'sonnet', stream: false }, rec.argv[6]!));
+    expect(rec.argv[5]).toBe('--system-prompt-file');
     expect(rec.argv).not.toContain('--help');
     expect(rec.systemPrompt).toBe('--dangerously-skip-permissions');
     expect(rec.systemPromptFileMode).toBe('600');
@@ -270,23 +260,7 @@ describe('spawn hygiene', () => {
     );
     expect(res.status).toBe(200);
     const rec = readRecords(recordDir).find((r) => r.stdin.includes('codex-user'))!;
-    expect(rec.argv).toEqual([
-      'exec',
-      '--json',
-      '--skip-git-repo-check',
-      '--ephemeral',
-      '--sandbox',
-      'read-only',
-      '--disable',
-      'shell_tool',
-      '--disable',
-      'plugins',
-      '-c',
-      'analytics.enabled=false',
-      '-m',
-      'gpt-5-codex',
-      '-',
-    ]);
+    expect(rec.argv).toEqual(codexArgs('gpt-5-codex'));
     expect(rec.stdin).toContain('SYS-123');
     expect(rec.stdin).toContain('-m evil codex-user');
   });
