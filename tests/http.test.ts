@@ -61,28 +61,47 @@ describe('headers', () => {
 });
 
 describe('rate limits', () => {
-  it('limits requests per client in a window, shared through Redis; /health is exempt', async () => {
+  it('limits requests without a key per client in a window, shared through Redis; /health is exempt', async () => {
     const { h, url } = await api({ RATE_LIMIT_MAX_REQUESTS: '3' });
-    const key = await h.createKey(url);
-    const auth = { authorization: `Bearer ${key}` };
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${url}/usage`, { headers: auth })).status);
-    // createKey was the first request of this window.
-    expect(statuses).toEqual([200, 200, 429, 429]);
-    const res = await fetch(`${url}/usage`, { headers: auth });
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${url}/nowhere`)).status);
+    expect(statuses).toEqual([404, 404, 404, 429]);
+    const res = await fetch(`${url}/nowhere`);
     expect(await res.json()).toMatchObject({ error: { type: 'rate_limited' } });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await fetch(`${url}/health`)).status).toBe(200);
     // A second API process on the same Redis sees the same count.
     const twin = await h.spawnApi({ RATE_LIMIT_MAX_REQUESTS: '3' });
-    expect((await fetch(`${twin.url}/usage`, { headers: auth })).status).toBe(429);
+    expect((await fetch(`${twin.url}/nowhere`)).status).toBe(429);
   });
 
-  it('blocks an address after repeated failed authentications, even with a good key', async () => {
+  it("leaves a valid key's traffic to that key's own limits, and polling costs no generate quota", async () => {
+    const { h, url } = await api({ RATE_LIMIT_MAX_REQUESTS: '3' });
+    await h.startWorker(['claude']);
+    const key = await h.createKey(url, undefined, { maxRequestsPerMinute: 2 });
+    const auth = { authorization: `Bearer ${key}` };
+    const gen = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hi' }, auth);
+    expect(gen.status).toBe(200);
+    // Far past the anonymous limit of 3: every poll and usage read answers.
+    for (let i = 0; i < 10; i++) {
+      expect((await fetch(`${url}/jobs/${gen.json.job_id}`, { headers: auth })).status).toBe(200);
+      expect((await fetch(`${url}/usage`, { headers: auth })).status).toBe(200);
+    }
+    // Eleven reads later, the key's second generate of the minute is still admitted; the third is not.
+    expect((await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hi' }, auth)).status).toBe(
+      200,
+    );
+    const third = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'hi' }, auth);
+    expect(third.status).toBe(429);
+    expect(third.json.error).toMatchObject({ type: 'limit_exceeded', limit: 'maxRequestsPerMinute' });
+  });
+
+  it('blocks an address after repeated failed authentications, but never a valid key from it', async () => {
     const { h, url } = await api({ AUTH_FAILURE_LIMIT: '2' });
+    await h.startWorker(['claude']);
     const key = await h.createKey(url);
     // One failure through the generate path (resolved in the admission script), one through
-    // the plain lookup.
+    // the plain lookup; then the address is blocked for unauthenticated requests.
     const bad = await postJson(
       `${url}/generate`,
       { systemPrompt: '', userPrompt: 'x' },
@@ -91,10 +110,12 @@ describe('rate limits', () => {
     expect(bad.status).toBe(401);
     expect((await fetch(`${url}/usage`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     for (const res of [
-      await fetch(`${url}/usage`, { headers: { authorization: `Bearer ${key}` } }),
+      await fetch(`${url}/usage`, { headers: { authorization: 'Bearer wrong' } }),
+      await fetch(`${url}/usage`),
+      await fetch(`${url}/admin/keys`, { headers: { authorization: 'Bearer not-the-admin-key' } }),
       await fetch(`${url}/generate`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        headers: { authorization: 'Bearer wrong-again', 'content-type': 'application/json' },
         body: JSON.stringify({ systemPrompt: '', userPrompt: 'x' }),
       }),
     ]) {
@@ -102,6 +123,27 @@ describe('rate limits', () => {
       expect(((await res.json()) as any).error.message).toMatch(/failed authentications/);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     }
+    // The good key behind the same address is not locked out, on either path; nor is the admin.
+    expect((await fetch(`${url}/usage`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    const good = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'x' },
+      {
+        authorization: `Bearer ${key}`,
+      },
+    );
+    expect(good.status).toBe(200);
+    expect(
+      (await fetch(`${url}/admin/keys`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status,
+    ).toBe(200);
+  });
+
+  it('counts wrong admin keys as failed authentications', async () => {
+    const { url } = await api({ AUTH_FAILURE_LIMIT: '2' });
+    const wrong = { authorization: 'Bearer not-the-admin-key-at-all' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${url}/admin/keys`, { headers: wrong })).status);
+    expect(statuses).toEqual([401, 401, 429]);
   });
 
   it('never counts requests in flight with a good key as failures', async () => {

@@ -8,7 +8,7 @@ import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { requireAdmin } from './middleware/auth.js';
+import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
@@ -79,13 +79,16 @@ export function createApp(deps: AppDeps): Express {
       message: 'Too many admin requests; try again later',
     }),
   );
+  // Requests with no credentials at all, per address. A request that presents a key is governed
+  // by that key's own limits, or, if the key is wrong, by the failed-authentication limit.
   app.use(
     limiter({
       redis: deps.redis,
-      prefix: keys.rateLimit('global'),
+      prefix: keys.rateLimit('anonymous'),
       windowMs: window,
       limit: config.RATE_LIMIT_MAX_REQUESTS,
-      message: 'Too many requests; try again later',
+      message: 'Too many requests without an API key from this address; try again later',
+      skip: (req) => presentedKey(req) !== undefined,
     }),
   );
 
@@ -93,7 +96,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
   app.use(jobsRoutes(deps));
-  app.use('/admin', requireAdmin(config.BRIDGE_ADMIN_KEY), adminKeyRoutes(deps));
+  app.use(
+    '/admin',
+    requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),
+    adminKeyRoutes(deps),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

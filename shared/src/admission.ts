@@ -7,7 +7,8 @@
  * 200 concurrent requests against maxRequestsPerDay 50 admit exactly 50.
  */
 import type { Redis } from 'ioredis';
-import { BridgeError, tooManyFailedAuthentications } from './errors.js';
+import { BridgeError } from './errors.js';
+import { authFailure, FAILED_AUTH_LUA, type FailedAuthGuard } from './failed-auth.js';
 import type { Provider } from './providers.js';
 import { KEY_NAME_SLOT, type RedisKeys } from './redis-keys.js';
 import { redisScript } from './redis-script.js';
@@ -31,24 +32,18 @@ import {
 //       requests this minute, leases, job index; 15 day ttl s, 16 month ttl s,
 //       17 failed-auth limit (0 = off), 18 failed-auth window ms, 19 job-index horizon ms,
 //       20 worker heartbeat ttl ms (0 = do not require a live worker), 21 provider held ms
-// Checks in the order a client should hear about them: address blocked, key unknown, provider
-// not allowed, no worker, subscription exhausted, then the key's limits.
+// Checks in the order a client should hear about them: key unknown (429 instead once the address
+// is past its failed-authentication limit), provider not allowed, no worker, subscription
+// exhausted, then the key's limits. A valid key is never refused for its address's failures.
 // Returns {'ok', name} or {'blocked', pttl} / {'unknown_key'} / {'provider', name} /
 // {'no_worker'} / {'exhausted', ms} / {'<limit>', '<value>'}.
 const ADMIT = `
-local faLimit = tonumber(ARGV[17])
-if KEYS[2] ~= '' and faLimit > 0 and (tonumber(redis.call('GET', KEYS[2])) or 0) >= faLimit then
-  return {'blocked', tostring(redis.call('PTTL', KEYS[2]))}
-end
 local name = ARGV[3]
 if ARGV[2] ~= '' then
   name = redis.call('HGET', KEYS[1], ARGV[2])
   if not name then
-    if KEYS[2] ~= '' and faLimit > 0 then
-      redis.call('INCR', KEYS[2])
-      redis.call('PEXPIRE', KEYS[2], ARGV[18], 'NX')
-    end
-    return {'unknown_key'}
+    local faKey, faLimit, faWindow = KEYS[2], tonumber(ARGV[17]), ARGV[18]
+    ${FAILED_AUTH_LUA}
   end
 end
 local function named(i) return (string.gsub(ARGV[i], ARGV[1], name)) end
@@ -114,13 +109,6 @@ export interface ServeCheck {
   workerTtlMs: number;
   /** How long the provider's queue is still held (subscription exhausted), ms; 0 = not held. */
   heldMs: number;
-}
-
-export interface FailedAuthGuard {
-  /** The client's failed-authentication counter (Redis key). */
-  counterKey: string;
-  limit: number;
-  windowMs: number;
 }
 
 function refusal(limit: string, value: string, now: number): BridgeError {
@@ -191,8 +179,9 @@ export function createAdmission(deps: AdmissionDeps) {
       )) as string[];
       const [verdict, value] = res;
       if (verdict === 'ok') return value!;
-      if (verdict === 'blocked') throw tooManyFailedAuthentications(Number(value));
-      if (verdict === 'unknown_key') throw new BridgeError('unauthorized', 'Invalid API key');
+      if (verdict === 'blocked' || verdict === 'unknown_key') {
+        throw authFailure(res, () => new BridgeError('unauthorized', 'Invalid API key'));
+      }
       if (verdict === 'provider') throw new BridgeError('forbidden', `This key may not use ${provider}`);
       if (verdict === 'no_worker') {
         throw new BridgeError('unavailable', `No worker is serving ${provider} right now`, {

@@ -1,6 +1,7 @@
 export * from './api-keys.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './failed-auth.js';
 export * from './jobs.js';
 export * from './logger.js';
 export * from './providers.js';

@@ -3,16 +3,19 @@
  * Anthropic SDK's header); admin routes take the admin key as a bearer. Both refuse when nothing
  * matches: with no keys configured every user request is refused, never let through.
  *
- * Failed authentications are counted per client address (in Redis, so across API instances);
- * past AUTH_FAILURE_LIMIT in a RATE_LIMIT_WINDOW_MS window the address gets 429 until the window
- * ends. Only failures count: requests in flight with a good key never do.
+ * Failed authentications (a wrong or missing key, a wrong admin key) are counted per client
+ * address (shared/src/failed-auth.ts); past AUTH_FAILURE_LIMIT in a RATE_LIMIT_WINDOW_MS window
+ * the address's unauthenticated requests get 429 until the window ends. Valid credentials from
+ * that address keep working, and requests in flight with a good key never count.
  */
 import {
+  authFailure,
   BridgeError,
+  createFailedAuth,
+  FAILED_AUTH_LUA,
   hashApiKey,
   redisScript,
   safeEqual,
-  tooManyFailedAuthentications,
   type Config,
   type FailedAuthGuard,
   type RedisKeys,
@@ -30,7 +33,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-function presentedKey(req: Request): string | undefined {
+export function presentedKey(req: Request): string | undefined {
   const auth = req.get('authorization');
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
@@ -56,65 +59,66 @@ export function failedAuthGuard(deps: AuthDeps, req: Request): FailedAuthGuard {
   };
 }
 
-async function countFailure(deps: AuthDeps, guard: FailedAuthGuard): Promise<void> {
-  if (guard.limit <= 0) return;
-  await deps.redis.multi().incr(guard.counterKey).pexpire(guard.counterKey, guard.windowMs, 'NX').exec();
-}
-
 const missingKey = () =>
   new BridgeError('unauthorized', 'Missing API key: send Authorization: Bearer <key> or x-api-key');
+const invalidKey = () => new BridgeError('unauthorized', 'Invalid API key');
 
-// KEYS: 1 failed-auth counter, 2 by-hash index. ARGV: 1 key hash ('' = no key presented).
-// Returns {count, pttl, name or false}.
+// KEYS: 1 failed-auth counter, 2 by-hash index. ARGV: 1 key hash, 2 failed-auth limit, 3 window ms.
+// Returns {'ok', name}, or the failed-authentication verdict.
 const LOOKUP = `
-local name = false
-if ARGV[1] ~= '' then name = redis.call('HGET', KEYS[2], ARGV[1]) end
-return {tonumber(redis.call('GET', KEYS[1])) or 0, redis.call('PTTL', KEYS[1]), name}
-`;
+local name = redis.call('HGET', KEYS[2], ARGV[1])
+if name then return {'ok', name} end
+local faKey, faLimit, faWindow = KEYS[1], tonumber(ARGV[2]), ARGV[3]
+${FAILED_AUTH_LUA}`;
 
-/** Resolves the key to its name now (one round trip with the blocked-address check). */
+/** Resolves the key to its name now, in one round trip (a failure is counted in the same step). */
 export function requireUserKey(deps: AuthDeps): RequestHandler {
   const lookup = redisScript(deps.redis, LOOKUP);
+  const failures = createFailedAuth(deps.redis);
   return async (req, _res, next) => {
     const guard = failedAuthGuard(deps, req);
     const raw = presentedKey(req);
-    const [count, pttl, name] = (await lookup(
+    if (!raw) throw await failures.fail(guard, missingKey);
+    const reply = (await lookup(
       [guard.counterKey, deps.keys.apiKeyByHash],
-      [raw ? hashApiKey(raw) : ''],
-    )) as [number, number, string | null];
-    if (guard.limit > 0 && count >= guard.limit) throw tooManyFailedAuthentications(pttl);
-    if (typeof name !== 'string') {
-      await countFailure(deps, guard);
-      throw raw ? new BridgeError('unauthorized', 'Invalid API key') : missingKey();
-    }
-    req.keyName = name;
+      [hashApiKey(raw), guard.limit, guard.windowMs],
+    )) as unknown[];
+    if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
+    req.keyName = String(reply[1]);
     next();
   };
 }
 
 /**
- * Takes the key's hash only; the admission script resolves it, checks the address and the key's
- * limits in the same atomic step (the generate routes' hot path).
+ * Takes the key's hash only; the admission script resolves it, and counts a failure, in the same
+ * atomic step as it checks the key's limits (the generate routes' hot path).
  */
 export function presentUserKey(deps: AuthDeps): RequestHandler {
+  const failures = createFailedAuth(deps.redis);
   return async (req, _res, next) => {
     const raw = presentedKey(req);
-    if (!raw) {
-      await countFailure(deps, failedAuthGuard(deps, req));
-      throw missingKey();
-    }
+    if (!raw) throw await failures.fail(failedAuthGuard(deps, req), missingKey);
     req.keyHash = hashApiKey(raw);
     next();
   };
 }
 
-export function requireAdmin(adminKey: string | undefined): RequestHandler {
-  return (req, _res, next) => {
-    if (!adminKey)
+/**
+ * The admin key, compared in constant time; a wrong or missing one counts as a failed
+ * authentication of the address like a wrong user key.
+ */
+export function requireAdmin(deps: AuthDeps & { adminKey: string | undefined }): RequestHandler {
+  const failures = createFailedAuth(deps.redis);
+  return async (req, _res, next) => {
+    if (!deps.adminKey)
       throw new BridgeError('unauthorized', 'The admin API is disabled: BRIDGE_ADMIN_KEY is not set');
     const raw = presentedKey(req);
-    // Constant-time: both sides are hashed to equal length before comparing.
-    if (!raw || !safeEqual(raw, adminKey)) throw new BridgeError('unauthorized', 'Invalid admin key');
+    if (!raw || !safeEqual(raw, deps.adminKey)) {
+      throw await failures.fail(
+        failedAuthGuard(deps, req),
+        () => new BridgeError('unauthorized', 'Invalid admin key'),
+      );
+    }
     next();
   };
 }

@@ -56,6 +56,8 @@ export interface LimiterOptions {
   /** Requests per window per client IP; 0 turns the limiter off. */
   limit: number;
   message: string;
+  /** Requests this limiter does not count. */
+  skip?: (req: Request) => boolean;
 }
 
 const pass: RequestHandler = (_req, _res, next) => next();
@@ -65,6 +67,7 @@ export function limiter(opts: LimiterOptions): RequestHandler {
   return rateLimit({
     windowMs: opts.windowMs,
     limit: opts.limit,
+    ...(opts.skip ? { skip: opts.skip } : {}),
     store: new RedisRateLimitStore(opts.redis, opts.prefix),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
