@@ -61,7 +61,10 @@ describe('API and workers as separate processes', () => {
 
     const w = await h.spawnWorker({ WORKER_PROVIDERS: 'claude' });
     const after = (await (await fetch(`${url}/ready`)).json()) as any;
-    expect(after.providers).toEqual({ claude: { workers: 1 }, codex: { workers: 0 } });
+    expect(after.providers).toEqual({
+      claude: { workers: 1, ready: true },
+      codex: { workers: 0, ready: false },
+    });
     await w.stop();
   });
 

@@ -94,6 +94,13 @@ describe('sync generate and the queue', () => {
     const retryAfter = Number(next.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(200);
     expect(retryAfter).toBeLessThanOrEqual(361);
+    // /ready says codex cannot serve now, and until when; claude still can.
+    const ready = (await (await fetch(`${url}/ready`)).json()) as any;
+    expect(ready.providers.codex).toMatchObject({ workers: 1, ready: false });
+    const heldFor = Date.parse(ready.providers.codex.held_until) - Date.now();
+    expect(heldFor).toBeGreaterThan(200_000);
+    expect(heldFor).toBeLessThanOrEqual(361_000);
+    expect(ready.providers.claude).toEqual({ workers: 1, ready: true });
     // Claude is not affected.
     expect(
       (await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'claude still fine' }, auth()))

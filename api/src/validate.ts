@@ -12,6 +12,11 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    // zod reports unknown fields at their parent's path: name the first one itself.
+    const field = [...issue.path, issue.keys[0]].join('.');
+    throw new BridgeError('invalid_request', `Unknown field: ${field}`, { details: { field } });
+  }
   const field = issue.path.join('.');
   const message =
     issue.code === 'invalid_type' && issue.message.includes('received undefined')

@@ -29,7 +29,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env, { role: 'launcher' });
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'launcher' });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'launcher' });
   const dataDir = resolve(config.DATA_DIR);
   // `npm start` puts node_modules/.bin on PATH, where the test suite's pinned CLIs live; the
   // worker must find the user's own, logged-in `claude` / `codex` instead.

@@ -3,6 +3,7 @@
  * with `loadConfig()`; everything else receives the parsed `Config`. `.env.example` mirrors this
  * file line by line (a test keeps them in step).
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { PROVIDERS } from './providers.js';
 
@@ -77,6 +78,7 @@ const baseSchema = z.object({
     blankToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
+  LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(['auto', 'json', 'pretty']).default('auto')),
 
   // HTTP
   PORT: int('PORT', 0, 65535, 3456), // 0 = any free port
@@ -211,8 +213,22 @@ export function loadConfig(
 }
 
 /**
- * For a process's `main.ts`: the parsed config, or (on a bad value) the message naming every bad
- * variable on stderr and exit code 1.
+ * Loads `file` (default `.env` in the working directory), when there is one, into the process's
+ * environment with Node's own parser; a variable already set in the real environment wins.
+ */
+export function loadDotEnv(file = '.env'): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    process.loadEnvFile(file);
+  } catch (err) {
+    throw new ConfigError([`${file} could not be read: ${(err as Error).message}`]);
+  }
+  return true;
+}
+
+/**
+ * For a process's `main.ts`: reads `.env` when present (`loadDotEnv`), then returns the parsed
+ * config, or (on a bad value) writes the message naming every bad variable on stderr and exits 1.
  */
 export function loadConfigOrExit(
   env: NodeJS.ProcessEnv,
@@ -220,6 +236,7 @@ export function loadConfigOrExit(
   exit: (code: number) => never = (code) => process.exit(code),
 ): Config {
   try {
+    if (env === process.env) loadDotEnv();
     return loadConfig(env, opts);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
@@ -22,20 +23,36 @@ const REDACT_PATHS = [
   '*.userPrompt',
 ];
 
+/** LOG_FORMAT: `json` lines, `pretty` lines for people, or `auto` (pretty when stdout is a terminal). */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
 export interface LoggerOptions {
   level: string;
   /** Process role, e.g. `api`, `worker`, `launcher`. */
   name: string;
+  /** Default `json`. */
+  format?: LogFormat;
   /** Defaults to stdout; tests pass a stream to capture lines. */
   destination?: NodeJS.WritableStream;
 }
 
 /**
  * One root logger per process; components take `logger.child({ component })`. Without a
- * `destination` it writes to stdout asynchronously (pino's sonic-boom, flushed on exit): a
- * synchronous write per request line was the API's largest CPU cost under load.
+ * `destination` it writes JSON to stdout asynchronously (pino's sonic-boom, flushed on exit): a
+ * synchronous write per request line was the API's largest CPU cost under load. The pretty form
+ * (pino-pretty, in-process) is for a person at a terminal, where that cost does not matter.
  */
 export function createLogger(opts: LoggerOptions): Logger {
+  const pretty = opts.format === 'pretty' || (opts.format === 'auto' && process.stdout.isTTY === true);
+  const destination =
+    opts.destination ??
+    (pretty
+      ? PinoPretty({
+          colorize: process.stdout.isTTY === true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
+      : pino.destination({ dest: 1, sync: false }));
   return pino(
     {
       name: opts.name,
@@ -43,6 +60,6 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }

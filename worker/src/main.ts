@@ -14,7 +14,7 @@ import { startWorker, type WorkerHandle } from './start-worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env, { role: 'worker' });
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'worker' });
   let providers: Provider[];
   try {
     providers = detectProviders(config, process.env.PATH);

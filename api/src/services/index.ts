@@ -44,7 +44,7 @@ export function createApiServices(c: ApiClients) {
       events,
       idempotency: createIdempotency({ redis, keys }),
     }),
-    health: createHealthService({ redis, registry }),
+    health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
