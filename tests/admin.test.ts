@@ -88,11 +88,19 @@ describe('keys', () => {
       [{ name: 'str', maxCostPerDay: 'ten' }, 'maxCostPerDay'],
       [{ name: 'frac', maxConcurrent: 1.5 }, 'maxConcurrent'],
       [{ name: 'prov', allowedProviders: ['gemini'] }, 'allowedProviders.0'],
+      // Would round to 0 micro-dollars, which means unlimited.
+      [{ name: 'tiny', maxCostPerDay: 0.0000004 }, 'maxCostPerDay'],
     ] as const) {
       const res = await call('POST', '/admin/keys', body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.json.error).toMatchObject({ type: 'invalid_request', field });
     }
+    const smallest = await call('POST', '/admin/keys', { name: 'smallest', maxCostPerMonth: 0.000001 });
+    expect(smallest.status).toBe(201);
+    expect(smallest.json.maxCostPerMonth).toBe(0.000001);
+    expect((await call('PATCH', '/admin/keys/smallest', { maxCostPerDay: 1e-9 })).json.error).toMatchObject({
+      field: 'maxCostPerDay',
+    });
     const typo = await call('POST', '/admin/keys', { name: 'typo', maxRequestPerDay: 3 });
     expect(typo.status).toBe(400);
     expect(typo.json.error.message).toMatch(/maxRequestPerDay/);

@@ -16,7 +16,9 @@ const dollars = (name: string) =>
   z
     .number({ error: `${name} must be a number (US dollars)` })
     .nonnegative(`${name} must be 0 (unlimited) or more`)
-    .max(1e9, `${name} is too large`);
+    .max(1e9, `${name} is too large`)
+    // Stored as whole micro-dollars, where 0 means unlimited: a tiny limit must not become that.
+    .refine((v) => v === 0 || usdToMicros(v) > 0, `${name} must be 0 (unlimited) or at least $0.000001`);
 
 /** Limits as the admin API takes them (all optional: absent = unchanged / 0 at creation). */
 export const limitsInputSchema = z
