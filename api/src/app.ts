@@ -92,7 +92,6 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
   app.use(jobsRoutes(deps));

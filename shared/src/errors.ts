@@ -14,6 +14,8 @@ const ERROR_STATUS = {
   /** A job cancelled by its client (DELETE /jobs/:id or a disconnect). */
   cancelled: 409,
   payload_too_large: 413,
+  /** A request body in a charset or Content-Encoding the API does not read. */
+  unsupported_media_type: 415,
   rate_limited: 429,
   limit_exceeded: 429,
   provider_exhausted: 429,

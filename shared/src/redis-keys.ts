@@ -2,14 +2,8 @@
  * The one place the bridge's own Redis key names are built (BullMQ names its own under
  * `<prefix>:<queue>:`, and `queue.ts` reads them through BullMQ). Every key starts with the
  * configured prefix so tests and several installs can share one server.
- *
- * Lua scripts receive their keys through KEYS, or, where a script learns the API key's name only
- * as it runs (admission resolves it from the key's hash), through `perKeyTemplates()`: the same
- * names with `KEY_NAME_SLOT` where the name goes, filled in by the script.
+ * Lua scripts receive every key they touch through KEYS, built here.
  */
-
-/** Stands for an API key's name in `perKeyTemplates()`; replaced inside Lua scripts. */
-export const KEY_NAME_SLOT = '<keyname>';
 
 export function redisKeys(prefix: string) {
   const keys = {
@@ -59,23 +53,10 @@ export function redisKeys(prefix: string) {
     providerWorkers: (provider: string) => `${prefix}:workers:${provider}`,
     /** String (JSON, with a TTL): one worker's heartbeat record. */
     worker: (id: string) => `${prefix}:worker:${id}`,
-    /** Counter prefix of one express-rate-limit limiter (`global`, `admin`); the client id follows. */
+    /** Counter prefix of one express-rate-limit limiter (`anonymous`, `admin`); the client id follows. */
     rateLimit: (limiter: string) => `${prefix}:rl:${limiter}:`,
     /** Counter: failed authentications from one client address in the current window. */
     authFailures: (client: string) => `${prefix}:rl:authfail:${client}`,
-    /**
-     * The keys of one API key that the admission script touches, named for the key in `name`
-     * (`KEY_NAME_SLOT` by default, for the script to fill in) and the current periods.
-     */
-    perKeyTemplates: (periods: { day: string; month: string; minute: number }, name = KEY_NAME_SLOT) => ({
-      record: keys.apiKey(name),
-      usageDay: keys.usageDay(name, periods.day),
-      usageMonth: keys.usageMonth(name, periods.month),
-      usageTotal: keys.usageTotal(name),
-      rpm: keys.rpm(name, periods.minute),
-      leases: keys.leases(name),
-      jobs: keys.keyJobs(name),
-    }),
   };
   return keys;
 }

@@ -28,8 +28,6 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** Name of the caller's API key (after `requireUserKey`). */
     keyName?: string;
-    /** SHA-256 of the caller's raw key (after `presentUserKey`; resolved at admission). */
-    keyHash?: string;
   }
 }
 
@@ -85,20 +83,6 @@ export function requireUserKey(deps: AuthDeps): RequestHandler {
     )) as unknown[];
     if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
     req.keyName = String(reply[1]);
-    next();
-  };
-}
-
-/**
- * Takes the key's hash only; the admission script resolves it, and counts a failure, in the same
- * atomic step as it checks the key's limits (the generate routes' hot path).
- */
-export function presentUserKey(deps: AuthDeps): RequestHandler {
-  const failures = createFailedAuth(deps.redis);
-  return async (req, _res, next) => {
-    const raw = presentedKey(req);
-    if (!raw) throw await failures.fail(failedAuthGuard(deps, req), missingKey);
-    req.keyHash = hashApiKey(raw);
     next();
   };
 }

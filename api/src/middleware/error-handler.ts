@@ -1,25 +1,38 @@
 import { BridgeError, errorBody, toBridgeError, type Logger } from '@cli-bridge/shared';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
-/** Errors thrown by body-parser carry `type` and `status`. */
-function fromBodyParser(err: unknown): BridgeError | undefined {
-  const e = err as { type?: unknown; status?: unknown; limit?: unknown };
-  if (e?.type === 'entity.too.large') {
+/**
+ * Errors raised by Express itself and its body parser (http-errors: `status`, `expose`, `type`):
+ * each is the client's mistake, so it becomes the matching 4xx, never a 500.
+ */
+function fromHttpError(err: unknown): BridgeError | undefined {
+  const e = err as { status?: unknown; expose?: unknown; type?: unknown; limit?: unknown; code?: unknown };
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  if (e.type === 'entity.too.large') {
     return new BridgeError('payload_too_large', `Request body is larger than ${String(e.limit)} bytes`);
   }
-  if (e?.type === 'entity.parse.failed')
+  if (e.type === 'entity.parse.failed')
     return new BridgeError('invalid_request', 'Request body is not valid JSON');
-  if (typeof e?.type === 'string' && e.type.startsWith('encoding.')) {
+  if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') {
+    return new BridgeError('unsupported_media_type', (err as Error).message.replace(/^u/, 'U'));
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
+    return new BridgeError('invalid_request', 'Request body does not match its Content-Encoding');
+  }
+  if (err instanceof URIError) {
+    return new BridgeError('invalid_request', 'The URL has malformed percent-encoding');
+  }
+  if (typeof e.type === 'string' && e.type.startsWith('encoding.')) {
     return new BridgeError('invalid_request', 'Unsupported request body encoding');
   }
-  return undefined;
+  return e.expose === true ? new BridgeError('invalid_request', (err as Error).message) : undefined;
 }
 
 /** The one place an error becomes a response. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const be = fromBodyParser(err) ?? toBridgeError(err);
+    const be = fromHttpError(err) ?? toBridgeError(err);
     const log = (req as { log?: Logger }).log ?? logger;
     // Only the unexpected is logged here; pino-http logs every response with its status.
     if (be.type === 'internal_error') log.error({ err: be.cause ?? be }, 'unhandled error');

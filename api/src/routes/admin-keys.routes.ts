@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import type { KeyRecord } from '../services/key-store.js';
+import { jsonBody } from '../middleware/body.js';
 import { parseBody, parseQuery } from '../validate.js';
 
 const createKeySchema = z
@@ -27,8 +28,9 @@ const logsQuerySchema = z.object({
 });
 
 /** Admin key management and logs (mounted under /admin, behind the admin check). */
-export function adminKeyRoutes({ services }: AppDeps): Router {
+export function adminKeyRoutes({ services, config }: AppDeps): Router {
   const r = Router();
+  r.use(jsonBody(config));
   const store = services.keyStore;
 
   const withUsage = async (rec: KeyRecord, total = false) => {

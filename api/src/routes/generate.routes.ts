@@ -1,7 +1,8 @@
 import { generateRequestSchema, type GenerateJob, type Provider } from '@cli-bridge/shared';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../deps.js';
-import { failedAuthGuard, presentUserKey } from '../middleware/auth.js';
+import { jsonBody } from '../middleware/body.js';
+import { requireUserKey } from '../middleware/auth.js';
 import { relayJob, startSse } from '../sse.js';
 import { parseBody } from '../validate.js';
 
@@ -11,7 +12,8 @@ import { parseBody } from '../validate.js';
  */
 export function generateRoutes({ config, services, logger }: AppDeps): Router {
   const r = Router();
-  const auth = presentUserKey(services.auth);
+  const auth = requireUserKey(services.auth);
+  const body = jsonBody(config);
 
   /** 'close' on the response fires for a finished answer and a vanished client alike. */
   const cancelOnDisconnect = (res: Response, job: GenerateJob, provider: Provider) => {
@@ -27,13 +29,13 @@ export function generateRoutes({ config, services, logger }: AppDeps): Router {
   const handler = (provider: Provider) =>
     [
       auth,
+      body,
       async (req, res) => {
         const request = parseBody(generateRequestSchema, req.body);
         const job = await services.generate.submit({
           provider,
           request,
-          caller: { keyHash: req.keyHash! },
-          guard: failedAuthGuard(services.auth, req),
+          caller: { keyName: req.keyName! },
           requestId: String(req.id),
         });
         cancelOnDisconnect(res, job, provider);

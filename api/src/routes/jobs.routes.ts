@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { requireUserKey } from '../middleware/auth.js';
+import { jsonBody } from '../middleware/body.js';
 import { JOB_STATUSES } from '../services/jobs.service.js';
 import { EVENT_ID, relayJob, startSse } from '../sse.js';
 import { parseBody, parseQuery } from '../validate.js';
@@ -34,7 +35,7 @@ export function jobsRoutes(deps: AppDeps): Router {
   const r = Router();
   r.use('/jobs', requireUserKey(services.auth));
 
-  r.post('/jobs', async (req, res) => {
+  r.post('/jobs', jsonBody(deps.config), async (req, res) => {
     const { provider, ...request } = parseBody(submitSchema, req.body);
     const idem = req.get('idempotency-key');
     if (idem !== undefined && !IDEMPOTENCY_KEY.test(idem)) {

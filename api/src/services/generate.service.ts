@@ -8,7 +8,6 @@ import {
   HEARTBEAT_TTL_FACTOR,
   type Admission,
   type Caller,
-  type FailedAuthGuard,
   decodeFailure,
   GENERATE_JOB_NAME,
   generateResultSchema,
@@ -34,10 +33,8 @@ export interface GenerateServiceDeps extends Pick<
 export interface SubmitInput {
   provider: Provider;
   request: GenerateRequest;
-  /** The caller: its key's hash (resolved in the admission step) or its key's name. */
+  /** The authenticated caller. */
   caller: Caller;
-  /** The client's failed-authentication counter, checked in the admission step. */
-  guard?: FailedAuthGuard;
   requestId?: string;
   /** Chosen by the caller when it must know the id first (idempotency); else a new one. */
   jobId?: string;
@@ -69,7 +66,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
     const jobId = input.jobId ?? newJobId(input.provider);
     const sync = input.requireWorker !== false;
-    const keyName = await deps.admission.admit(input.caller, input.provider, jobId, input.guard, {
+    const keyName = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
       heldMs: sync ? await heldMs(input.provider) : 0,
     });
