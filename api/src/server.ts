@@ -4,7 +4,7 @@
  * finish (bounded) → close queue clients → close Redis.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   closeRedis,
   closeWithin,
@@ -20,6 +20,7 @@ import {
   type Logger,
   type Provider,
   type QueueEvents,
+  type RedisRole,
 } from '@cli-bridge/shared';
 import { createApp } from './app.js';
 import { createApiServices, type ApiServices } from './services/index.js';
@@ -38,15 +39,12 @@ export interface ApiServer {
 
 export async function startApiServer(config: Config, logger: Logger): Promise<ApiServer> {
   const keys = redisKeys(config.REDIS_PREFIX);
-  const redis = createRedis({
-    url: config.REDIS_URL,
-    role: 'producer',
-    name: 'api',
-    logger,
-  });
+  const client = (role: RedisRole, name: string) =>
+    createRedis({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, role, name, logger });
+  const redis = client('producer', 'api');
   // BullMQ defines its Lua commands on the client it is given, and ioredis copies them into every
   // MULTI/pipeline built on that client: our own commands get a client BullMQ never touches.
-  const queueRedis = createRedis({ url: config.REDIS_URL, role: 'producer', name: 'api-queue', logger });
+  const queueRedis = client('producer', 'api-queue');
   const subscribers: ReturnType<typeof createRedis>[] = [];
   const queues = {} as Record<Provider, GenerateQueue>;
   const queueEvents = {} as Record<Provider, QueueEvents>;
@@ -57,12 +55,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       config,
     });
     queues[p].on('error', (err) => logger.warn({ err, provider: p }, 'queue error'));
-    const sub = createRedis({
-      url: config.REDIS_URL,
-      role: 'subscriber',
-      name: `api-events-${p}`,
-      logger,
-    });
+    const sub = client('subscriber', `api-events-${p}`);
     subscribers.push(sub);
     queueEvents[p] = createQueueEvents(p, {
       connection: sub,
@@ -84,9 +77,8 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     file: config.CODEX_PRICING_FILE,
     logger,
   });
-  // Each SSE stream reads with XREAD BLOCK on a connection of its own.
-  const blockingClient = () =>
-    createRedis({ url: config.REDIS_URL, role: 'subscriber', name: 'api-sse', logger });
+  // The event hub's one blocking connection (XREAD BLOCK over every followed job).
+  const blockingClient = () => client('subscriber', 'api-sse');
   const services = createApiServices({
     config,
     logger,
@@ -99,13 +91,42 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   });
   const app = createApp({ config, logger, services, redis });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // Results are heard through QueueEvents: be listening before the first request (bounded, as above).
+  await Promise.all(
+    PROVIDERS.map((p) => closeWithin(() => queueEvents[p].waitUntilReady(), REDIS_STARTUP_WAIT_MS)),
+  );
+
+  let shuttingDown = false;
+  // Receiving a whole request (headers and body) must take at most REQUEST_TIMEOUT_MS: a stalled
+  // upload is dropped with 408 (checked every second, not Node's default 30 s). Node's
+  // requestTimeout ends once the request is in, so long sync waits and SSE responses are not cut.
+  const server = createServer(
+    {
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      headersTimeout: Math.min(config.REQUEST_TIMEOUT_MS, 10_000),
+      connectionsCheckingInterval: Math.min(1_000, config.REQUEST_TIMEOUT_MS),
+      keepAliveTimeout: 65_000,
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Sync waits can be long; the server's own timeouts must not cut them short.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
+  // Past this many open connections new ones are refused, well before the process runs out of
+  // file descriptors (for Redis, the CLIs' pipes, /health).
+  server.maxConnections = config.MAX_CONNECTIONS;
+  // While shutting down, every answer closes its connection: keep-alive clients do not hold the
+  // shutdown open.
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (shuttingDown) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -115,11 +136,27 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   const close = (opts: { graceMs?: number } = {}) =>
     (closing ??= (async () => {
       const graceMs = opts.graceMs ?? config.SHUTDOWN_TIMEOUT_MS;
+      shuttingDown = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
-      clearTimeout(timer);
+      const reap = setInterval(() => server.closeIdleConnections(), 100);
+      // Requests in flight get until shortly before the deadline to finish; then every one still
+      // waiting is answered (503 with its job id: the job goes on, or stays queued) and every
+      // event stream is ended (the client resumes with Last-Event-ID), so no request is left
+      // without an answer when the connections close.
+      const answerMs = Math.min(2_000, Math.floor(graceMs / 2));
+      const waited = (ms: number) => {
+        let timer: NodeJS.Timeout | undefined;
+        return Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() =>
+          clearTimeout(timer),
+        );
+      };
+      await waited(graceMs - answerMs);
+      services.waiters.abandonAll();
+      await services.events.close();
+      await waited(answerMs);
+      clearInterval(reap);
       server.closeAllConnections();
       const warn = (err: unknown) => logger.warn({ err }, 'close failed');
       await Promise.all(

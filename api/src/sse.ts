@@ -1,13 +1,13 @@
 /**
- * Relays a job's event stream (Redis Stream) to an HTTP client as Server-Sent Events. Each event
- * carries its stream entry id as `id:`, so a client reconnecting with Last-Event-ID (to any API
- * instance) gets exactly the events after it; a stream opened after the job finished replays
- * them all. An idle stream gets a `: heartbeat` comment every `heartbeatMs`.
+ * Relays a job's event stream (Redis Stream) to an HTTP client as Server-Sent Events, through the
+ * process's event hub (services/event-hub.ts). Each event carries its stream entry id as `id:`,
+ * so a client reconnecting with Last-Event-ID (to any API instance) gets exactly the events after
+ * it; a stream opened after the job finished replays them all. An idle stream gets a
+ * `: heartbeat` comment every `heartbeatMs`.
  */
-import { parseStreamEntries, type Config, type Logger } from '@cli-bridge/shared';
+import type { JobEvent } from '@cli-bridge/shared';
 import type { Response } from 'express';
-import type { Redis } from 'ioredis';
-import type { ApiServices } from './services/index.js';
+import type { EventHub } from './services/event-hub.js';
 
 /** `1732771234567-0`: a Redis stream entry id. */
 export const EVENT_ID = /^\d{1,20}-\d{1,20}$/;
@@ -22,77 +22,63 @@ export function startSse(res: Response, headers: Record<string, string> = {}): v
   res.flushHeaders();
 }
 
-interface RelayOptions {
-  res: Response;
-  /** A blocking-capable connection of its own (XREAD BLOCK); disconnected at the end. */
-  conn: Redis;
-  streamKey: string;
-  /** Resume after this event id ('0-0' = from the start). */
-  after: string;
-  heartbeatMs: number;
-  logger: Logger;
+export interface FollowedJob {
+  /** Writes the SSE response: buffered events first, then live ones, until `done` or the client leaves. */
+  relay(res: Response, heartbeatMs: number): Promise<'done' | 'closed'>;
+  /** Stops following without relaying (the request failed before the stream began). */
+  cancel(): void;
 }
 
-/** Resolves when the job's `done` event was sent or the client went away. */
-async function relayJobEvents(o: RelayOptions): Promise<'done' | 'closed'> {
-  let open = true;
-  const onClose = () => {
-    open = false;
-    o.conn.disconnect(); // ends a pending XREAD BLOCK at once
-  };
-  o.res.on('close', onClose);
-  let last = o.after;
-  try {
-    while (open) {
-      let reply: [string, [string, string[]][]][] | null;
-      try {
-        reply = (await o.conn.xread(
-          'COUNT',
-          100,
-          'BLOCK',
-          o.heartbeatMs,
-          'STREAMS',
-          o.streamKey,
-          last,
-        )) as typeof reply;
-      } catch (err) {
-        if (open) o.logger.warn({ err }, 'event stream read failed');
-        return 'closed';
-      }
-      if (!open) return 'closed';
-      if (reply === null) {
-        o.res.write(': heartbeat\n\n');
-        continue;
-      }
-      for (const ev of parseStreamEntries(reply[0]![1])) {
-        o.res.write(`id: ${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`);
-        last = ev.id;
-        if (ev.type === 'done') {
-          o.res.end();
-          return 'done';
-        }
-      }
-    }
-    return 'closed';
-  } finally {
-    o.res.off('close', onClose);
-    o.conn.disconnect();
-  }
-}
-
-/** Relays job `jobId`'s events after event id `after` on a connection of its own. */
-export function relayJob(
-  deps: { services: ApiServices; config: Config; logger: Logger },
-  res: Response,
-  jobId: string,
-  after: string,
-): Promise<'done' | 'closed'> {
-  return relayJobEvents({
-    res,
-    conn: deps.services.sse.connect(),
-    streamKey: deps.services.sse.streamKey(jobId),
-    after,
-    heartbeatMs: deps.config.SSE_HEARTBEAT_MS,
-    logger: deps.logger,
+/**
+ * Starts following job `jobId`'s events after `after`, before any response is written, so a
+ * refusal (429: too many open streams) is still a JSON error. Events that arrive before `relay`
+ * are kept for it.
+ */
+export async function followJob(
+  hub: EventHub,
+  o: { jobId: string; keyName: string; after: string },
+): Promise<FollowedJob> {
+  const buffered: JobEvent[] = [];
+  let ended: 'done' | 'closed' | undefined;
+  let sink: { onEvents(e: JobEvent[]): void; onEnd(r: 'done' | 'closed'): void } | undefined;
+  const sub = await hub.subscribe({
+    ...o,
+    onEvents: (events) => (sink ? sink.onEvents(events) : buffered.push(...events)),
+    onEnd: (reason) => (sink ? sink.onEnd(reason) : (ended = reason)),
   });
+  return {
+    cancel: () => sub.close(),
+    relay: (res, heartbeatMs) =>
+      new Promise((resolve) => {
+        const write = (events: JobEvent[]) => {
+          for (const ev of events) res.write(`id: ${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`);
+        };
+        let heartbeat: NodeJS.Timeout | undefined;
+        const beat = () => {
+          clearTimeout(heartbeat);
+          heartbeat = setTimeout(() => {
+            res.write(': heartbeat\n\n');
+            beat();
+          }, heartbeatMs);
+        };
+        const finish = (reason: 'done' | 'closed') => {
+          clearTimeout(heartbeat);
+          res.off('close', onClose);
+          if (!res.writableEnded) res.end();
+          resolve(reason);
+        };
+        const onClose = () => sub.close();
+        write(buffered.splice(0));
+        if (ended) return finish(ended);
+        sink = {
+          onEvents: (events) => {
+            write(events);
+            beat();
+          },
+          onEnd: finish,
+        };
+        res.on('close', onClose);
+        beat();
+      }),
+  };
 }

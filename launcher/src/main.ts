@@ -70,7 +70,8 @@ async function main(): Promise<void> {
         '--save',
         '',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      // Its own process group: a terminal's Ctrl-C must not stop it before the API and worker.
+      { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
     );
     children.push({ name: 'redis', proc });
     if (!(await waitForRedis('127.0.0.1', port, 10_000))) {
@@ -117,9 +118,12 @@ async function main(): Promise<void> {
     },
   });
   const run = (name: string, script: string) => {
+    // Own process group (a terminal's Ctrl-C reaches the launcher alone, which then stops each
+    // child once) and an IPC channel (a child stops when the launcher is gone).
     const proc = spawn(process.execPath, [join(root, script)], {
       env,
-      stdio: 'inherit',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
     });
     children.push({ name, proc });
     proc.on('exit', (code, signal) => {

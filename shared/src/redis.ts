@@ -12,8 +12,10 @@ export type RedisRole = 'producer' | 'worker' | 'subscriber';
 export interface CreateRedisOptions {
   url: string;
   role: RedisRole;
-  /** Shows in `CLIENT LIST` as `cli-bridge:<name>:<role>`. */
+  /** Shows in `CLIENT LIST` as `cli-bridge:<prefix>:<name>:<role>`. */
   name: string;
+  /** REDIS_PREFIX, so the clients of several installs (or test files) on one server tell apart. */
+  prefix: string;
   logger: Logger;
 }
 
@@ -24,7 +26,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
 export function createRedis(opts: CreateRedisOptions): Redis {
   const failFast = opts.role === 'producer';
   const options: RedisOptions = {
-    connectionName: `cli-bridge:${opts.name}:${opts.role}`,
+    connectionName: `cli-bridge:${opts.prefix}:${opts.name}:${opts.role}`,
     connectTimeout: 2_000,
     enableOfflineQueue: !failFast,
     maxRetriesPerRequest: failFast ? 1 : null,

@@ -57,6 +57,10 @@ export function handleShutdownSignals(opts: ShutdownOptions): (why: string, exit
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // A child of `npm start`'s launcher runs in a process group of its own (so a terminal's Ctrl-C
+  // reaches only the launcher, which stops its children once, in order) and holds an IPC channel
+  // to it: when the launcher is gone, however it died, the channel closes and the child stops too.
+  if (process.send) process.once('disconnect', () => shutdown('launcher exited'));
   return shutdown;
 }
 

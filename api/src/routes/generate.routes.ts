@@ -1,9 +1,9 @@
-import { generateRequestSchema, type GenerateJob, type Provider } from '@cli-bridge/shared';
+import { generateRequestSchema, newJobId, type GenerateJob, type Provider } from '@cli-bridge/shared';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireUserKey } from '../middleware/auth.js';
-import { relayJob, startSse } from '../sse.js';
+import { followJob, startSse } from '../sse.js';
 import { parseBody } from '../validate.js';
 
 /**
@@ -32,19 +32,26 @@ export function generateRoutes({ config, services, logger }: AppDeps): Router {
       body,
       async (req, res) => {
         const request = parseBody(generateRequestSchema, req.body);
-        const job = await services.generate.submit({
-          provider,
-          request,
-          caller: { keyName: req.keyName! },
-          requestId: String(req.id),
-        });
-        cancelOnDisconnect(res, job, provider);
+        const input = { provider, request, caller: { keyName: req.keyName! }, requestId: String(req.id) };
         if (request.stream) {
-          startSse(res, { 'X-Job-Id': job.id! });
-          await relayJob({ services, config, logger }, res, job.id!, '0-0');
+          // Follow first (a 429 for too many streams comes before the job exists), then submit.
+          const jobId = newJobId(provider);
+          const followed = await followJob(services.events, { jobId, keyName: req.keyName!, after: '0-0' });
+          let job: GenerateJob;
+          try {
+            job = await services.generate.submit({ ...input, jobId });
+          } catch (err) {
+            followed.cancel();
+            throw err;
+          }
+          cancelOnDisconnect(res, job, provider);
+          startSse(res, { 'X-Job-Id': jobId });
+          await followed.relay(res, config.SSE_HEARTBEAT_MS);
           return;
         }
-        const response = await services.generate.waitForResult(provider, job, config.SYNC_WAIT_TIMEOUT_MS);
+        const response = await services.generate.run(input, config.SYNC_WAIT_TIMEOUT_MS, (job) =>
+          cancelOnDisconnect(res, job, provider),
+        );
         res.json(response);
       },
     ] satisfies RequestHandler[];

@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.js';
 import { requireUserKey } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body.js';
 import { JOB_STATUSES } from '../services/jobs.service.js';
-import { EVENT_ID, relayJob, startSse } from '../sse.js';
+import { EVENT_ID, followJob, startSse } from '../sse.js';
 import { parseBody, parseQuery } from '../validate.js';
 
 const submitSchema = generateRequestSchema.omit({ stream: true }).extend({
@@ -72,8 +72,9 @@ export function jobsRoutes(deps: AppDeps): Router {
     if (!EVENT_ID.test(after)) {
       throw new BridgeError('invalid_request', 'Last-Event-ID must be an event id such as 1732771234567-0');
     }
+    const followed = await followJob(services.events, { jobId: id, keyName: req.keyName!, after });
     startSse(res, { 'X-Job-Id': id });
-    await relayJob(deps, res, id, after);
+    await followed.relay(res, deps.config.SSE_HEARTBEAT_MS);
   });
 
   return r;

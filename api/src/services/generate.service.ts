@@ -18,16 +18,15 @@ import {
   type Provider,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
+import type { JobWaiters } from './job-waiters.js';
 import { resolveModel } from './model-policy.js';
 
 /** How long a provider's queue-hold reading is reused (ms). */
 const HOLD_CACHE_MS = 1_000;
 
-export interface GenerateServiceDeps extends Pick<
-  ApiClients,
-  'config' | 'queues' | 'queueEvents' | 'pricing'
-> {
+export interface GenerateServiceDeps extends Pick<ApiClients, 'config' | 'queues' | 'pricing'> {
   admission: Admission;
+  waiters: JobWaiters;
 }
 
 export interface SubmitInput {
@@ -96,56 +95,57 @@ export function createGenerateService(deps: GenerateServiceDeps) {
   }
 
   /**
-   * Waits for the job's outcome. Past `timeoutMs` → 504 `timeout` carrying the job id (the job
-   * keeps running and can be polled).
+   * A synchronous generate: submits the job and waits for its outcome. `onQueued` sees the job as
+   * soon as it is in the queue (to cancel it if the client goes away). Past `timeoutMs` → 504
+   * `timeout`; when the API shuts down first → 503 `unavailable`; both carry the job id (the job
+   * goes on and can be polled).
    */
-  async function waitForResult(
-    provider: Provider,
-    job: GenerateJob,
+  async function run(
+    input: SubmitInput,
     timeoutMs: number,
+    onQueued?: (job: GenerateJob) => void,
   ): Promise<GenerateResponse> {
-    const jobId = job.id!;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BridgeError(
-              'timeout',
-              `The job did not finish within ${timeoutMs} ms; poll GET /jobs/${jobId} for its result`,
-              {
-                details: { job_id: jobId },
-              },
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    // BullMQ's own ttl, a little later than ours, removes its listeners if nothing arrives.
-    const finished = job.waitUntilFinished(deps.queueEvents[provider], timeoutMs + 1_000);
-    finished.catch(() => {});
+    const jobId = input.jobId ?? newJobId(input.provider);
+    // Listening starts before the job exists, so its end cannot be missed.
+    const wait = deps.waiters.expect(jobId, timeoutMs);
     try {
-      const value = await Promise.race([finished, timedOut]);
-      const parsed = generateResultSchema.safeParse(value);
-      if (!parsed.success) {
-        throw new BridgeError('provider_error', 'The worker returned a malformed result', {
-          details: { job_id: jobId },
-        });
-      }
-      return toGenerateResponse(parsed.data, jobId);
+      onQueued?.(await submit({ ...input, jobId }));
     } catch (err) {
-      if (err instanceof BridgeError) throw err;
-      const { type, message } = decodeFailure(err instanceof Error ? err.message : String(err));
-      throw new BridgeError(type, message, {
-        details: { job_id: jobId },
-        cause: err,
-      });
-    } finally {
-      clearTimeout(timer);
+      wait.cancel();
+      throw err;
+    }
+    const end = await wait.ended;
+    const details = { job_id: jobId };
+    switch (end.status) {
+      case 'completed': {
+        const parsed = generateResultSchema.safeParse(end.value);
+        if (!parsed.success) {
+          throw new BridgeError('provider_error', 'The worker returned a malformed result', { details });
+        }
+        return toGenerateResponse(parsed.data, jobId);
+      }
+      case 'failed': {
+        const { type, message } = decodeFailure(end.reason);
+        throw new BridgeError(type, message, { details });
+      }
+      case 'timeout':
+        throw new BridgeError(
+          'timeout',
+          `The job did not finish within ${timeoutMs} ms; poll GET /jobs/${jobId} for its result`,
+          { details },
+        );
+      case 'abandoned':
+        throw new BridgeError(
+          'unavailable',
+          `The bridge is restarting; the job goes on: poll GET /jobs/${jobId} for its result`,
+          { details, retryAfterS: 5 },
+        );
+      default:
+        throw new Error(`unknown job end ${JSON.stringify(end satisfies never)}`);
     }
   }
 
-  return { submit, waitForResult };
+  return { submit, run };
 }
 
 export type GenerateService = ReturnType<typeof createGenerateService>;

@@ -7,9 +7,11 @@ import {
   readLogs,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
+import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
 import { createIdempotency } from './idempotency.service.js';
+import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
 
@@ -33,7 +35,8 @@ export function createApiServices(c: ApiClients) {
     logPromptChars: config.LOG_PROMPT_CHARS,
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
-  const generate = createGenerateService({ ...c, admission });
+  const waiters = createJobWaiters(c.queueEvents);
+  const generate = createGenerateService({ ...c, admission, waiters });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
@@ -43,12 +46,21 @@ export function createApiServices(c: ApiClients) {
       settlement,
       events,
       idempotency: createIdempotency({ redis, keys }),
+      waiters,
     }),
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
-    sse: { connect: c.blockingClient, streamKey: (jobId: string) => keys.jobEvents(jobId) },
+    waiters,
+    events: createEventHub({
+      redis,
+      blockingClient: c.blockingClient,
+      keys,
+      logger: c.logger,
+      maxStreams: config.SSE_MAX_STREAMS,
+      maxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
+    }),
     /** What the auth middleware needs: the failed-authentication guard and the key index. */
     auth: { config, redis, keys },
   };

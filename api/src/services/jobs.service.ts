@@ -21,6 +21,7 @@ import {
 import type { ApiClients } from './clients.js';
 import type { GenerateService } from './generate.service.js';
 import type { Idempotency } from './idempotency.service.js';
+import type { JobWaiters } from './job-waiters.js';
 
 export type JobStatus = 'queued' | 'running' | 'waiting_for_reset' | 'completed' | 'failed' | 'cancelled';
 export const JOB_STATUSES: readonly JobStatus[] = [
@@ -55,14 +56,12 @@ interface Tombstone {
   finished_at: string;
 }
 
-export interface JobsServiceDeps extends Pick<
-  ApiClients,
-  'config' | 'redis' | 'keys' | 'queues' | 'queueEvents'
-> {
+export interface JobsServiceDeps extends Pick<ApiClients, 'config' | 'redis' | 'keys' | 'queues'> {
   generate: GenerateService;
   settlement: Settlement;
   events: JobEvents;
   idempotency: Idempotency;
+  waiters: JobWaiters;
 }
 
 /** How long DELETE waits for a running job's worker to confirm the kill (ms). */
@@ -185,7 +184,7 @@ export function createJobsService(deps: JobsServiceDeps) {
       if (!(await cancelJob(job, provider)))
         throw new BridgeError('conflict', `Job ${id} has already finished`);
       // Wait (bounded) for the worker to confirm; the view then says `cancelled`.
-      await job.waitUntilFinished(deps.queueEvents[provider], CANCEL_CONFIRM_MS).catch(() => {});
+      await deps.waiters.untilEnded(job, CANCEL_CONFIRM_MS);
       return view(keyName, id);
     },
 
