@@ -34,6 +34,8 @@ export interface ToolCall {
 export type MockReply =
   | { text: string }
   | { tool: ToolCall }
+  /** OpenAI only: a freeform `custom_tool_call` (codex's apply_patch), its input sent as is. */
+  | { customTool: { name: string; input: string } }
   /** An HTTP error with an API-shaped JSON body. */
   | { error: { status: number; message: string; type?: string } };
 
@@ -215,7 +217,7 @@ function anthropicContent(reply: MockReply): Json {
   if ('tool' in reply)
     return { type: 'tool_use', id: id('toolu_'), name: reply.tool.name, input: reply.tool.input };
   if ('text' in reply) return { type: 'text', text: reply.text };
-  throw new Error('unreachable');
+  throw new Error('mock-model-server: customTool replies exist for the OpenAI API only');
 }
 
 function anthropicJson(res: ServerResponse, body: Json, reply: MockReply): void {
@@ -308,7 +310,22 @@ function openaiStream(res: ServerResponse, body: Json, reply: MockReply): void {
 
   send('response.created', { response: { ...base, status: 'in_progress', output: [] } });
   let item: Json;
-  if ('tool' in reply) {
+  if ('customTool' in reply) {
+    item = {
+      type: 'custom_tool_call',
+      id: id('ctc_'),
+      call_id: id('call_'),
+      name: reply.customTool.name,
+      input: reply.customTool.input,
+      status: 'completed',
+    };
+    send('response.output_item.added', {
+      output_index: 0,
+      item: { ...item, input: '', status: 'in_progress' },
+    });
+    send('response.custom_tool_call_input.delta', { item_id: item.id, output_index: 0, delta: item.input });
+    send('response.custom_tool_call_input.done', { item_id: item.id, output_index: 0, input: item.input });
+  } else if ('tool' in reply) {
     item = {
       type: 'function_call',
       id: id('fc_'),
