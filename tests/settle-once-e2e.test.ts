@@ -15,6 +15,7 @@ const recordDir = tempDir('settle-once');
 const h = createHarness('settleonce', { FAKE_CLI_RECORD_DIR: recordDir });
 const conn = createRedis({
   url: REDIS_URL,
+  prefix: h.prefix,
   role: 'producer',
   name: 'test-redeliver',
   logger: createLogger({ level: 'silent', name: 'test' }),
@@ -90,12 +91,10 @@ describe('a job delivered twice', () => {
     expect(logs.filter((l: any) => l.job_id === id)).toHaveLength(1);
   });
 
-  // KNOWN BUG (found while writing the test above): the second delivery re-takes the key's
-  // concurrency lease when its run starts, and the settlement, seeing the job already settled,
-  // returns before releasing it. The slot stays taken until the lease expires (the CLI timeout
-  // plus kill grace, about two minutes by default): a key with maxConcurrent 1 is locked out.
-  // `it.fails` passes while the bug is there; once it is fixed, turn it into a plain `it`.
-  it.fails('gives its concurrency slot back after the second run', async () => {
+  // The second delivery re-takes the key's concurrency lease when its run starts; settlement,
+  // finding the job settled already, must still give it back (else a key with maxConcurrent 1
+  // is locked out until the lease expires, about two minutes by default).
+  it('gives its concurrency slot back after the second run', async () => {
     const { auth } = await deliverTwice('slot-back', 'release my slot');
     expect((await getJson('/usage', auth)).active).toBe(0);
   });

@@ -7,7 +7,7 @@ import type * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type * as shared from '@cli-bridge/shared';
-import { BridgeError, safeEqual } from '@cli-bridge/shared';
+import { BridgeError, redisKeys, safeEqual } from '@cli-bridge/shared';
 import { requireAdmin } from '../../api/src/middleware/auth.js';
 
 // Spies that still do the real work.
@@ -53,28 +53,41 @@ describe('safeEqual', () => {
 describe('requireAdmin', () => {
   const ADMIN = 'admin-key-0123456789abcdef';
   /** Runs the middleware on a request bearing `authorization`; returns what it did. */
-  function run(authorization: string | undefined) {
-    const req = { get: (h: string) => (h.toLowerCase() === 'authorization' ? authorization : undefined) };
+  async function run(authorization: string | undefined) {
+    const req = {
+      ip: '127.0.0.1',
+      get: (h: string) => (h.toLowerCase() === 'authorization' ? authorization : undefined),
+    };
     const next = vi.fn();
+    // A failed attempt is counted in Redis: this stand-in answers as the counting script does.
+    const redis = { evalsha: vi.fn(async () => ['unknown_key']) };
+    const middleware = requireAdmin({
+      adminKey: ADMIN,
+      config: { AUTH_FAILURE_LIMIT: 10, RATE_LIMIT_WINDOW_MS: 60_000 },
+      redis: redis as never,
+      keys: redisKeys('unit'),
+    });
     let thrown: unknown;
     try {
-      requireAdmin(ADMIN)(req as never, {} as never, next);
+      await middleware(req as never, {} as never, next);
     } catch (err) {
       thrown = err;
     }
-    return { next, thrown };
+    return { next, thrown, counted: redis.evalsha.mock.calls.length };
   }
 
-  it('lets the admin key through, compared with safeEqual', () => {
-    const { next, thrown } = run(`Bearer ${ADMIN}`);
+  it('lets the admin key through, compared with safeEqual', async () => {
+    const { next, thrown, counted } = await run(`Bearer ${ADMIN}`);
     expect(thrown).toBeUndefined();
+    expect(counted).toBe(0);
     expect(next).toHaveBeenCalledTimes(1);
     expect(safeEqual).toHaveBeenCalledWith(ADMIN, ADMIN);
   });
 
-  it('refuses another key, compared with safeEqual too', () => {
+  it('refuses another key, compared with safeEqual too, and counts the failure', async () => {
     const wrong = ADMIN.slice(0, -1) + 'X';
-    const { next, thrown } = run(`Bearer ${wrong}`);
+    const { next, thrown, counted } = await run(`Bearer ${wrong}`);
+    expect(counted).toBe(1);
     expect(next).not.toHaveBeenCalled();
     expect(thrown).toBeInstanceOf(BridgeError);
     expect((thrown as BridgeError).type).toBe('unauthorized');

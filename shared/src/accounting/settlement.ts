@@ -21,7 +21,12 @@ import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './peri
 //       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl
 const SETTLE = `
 local final = ARGV[7] == '1'
-if final and redis.call('EXISTS', KEYS[6]) == 1 then return 0 end
+-- Settled already (a job delivered twice): nothing is billed or logged again, but the lease the
+-- second run took is given back.
+if final and redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 0
+end
 local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'}
 local tokens = 0
 for i = 1, 4 do tokens = tokens + tonumber(ARGV[i + 1]) end
