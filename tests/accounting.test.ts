@@ -35,12 +35,15 @@ describe('leases', () => {
     let now = 1_000_000;
     const admission = createAdmission({ redis, keys, leaseMs: 5_000, now: () => now });
     await makeKey('lease1', { maxConcurrent: 1 });
-    await admission.admit({ keyName: 'lease1' }, 'claude', 'job-a');
-    await expect(admission.admit({ keyName: 'lease1' }, 'claude', 'job-b')).rejects.toMatchObject({
+    await admission.admit({ keyId: 'lease1', keyName: 'lease1' }, 'claude', 'job-a');
+    await expect(
+      admission.admit({ keyId: 'lease1', keyName: 'lease1' }, 'claude', 'job-b'),
+    ).rejects.toMatchObject({
       type: 'limit_exceeded',
     });
     now += 5_001;
-    await expect(admission.admit({ keyName: 'lease1' }, 'claude', 'job-b')).resolves.toBe('lease1');
+    await admission.admit({ keyId: 'lease1', keyName: 'lease1' }, 'claude', 'job-b');
+    expect(await redis.zscore(keys.leases('lease1'), 'job-b')).toBe(String(now + 5_000));
   });
 
   it('a run renews its own lease, and waits when its lease lapsed and the key is full', async () => {
@@ -48,7 +51,7 @@ describe('leases', () => {
     const admission = createAdmission({ redis, keys, leaseMs: 1_000, now: () => now });
     const leases = createLeases({ redis, keys, now: () => now });
     await makeKey('lease2', { maxConcurrent: 1 });
-    await admission.admit({ keyName: 'lease2' }, 'claude', 'job-a');
+    await admission.admit({ keyId: 'lease2', keyName: 'lease2' }, 'claude', 'job-a');
     expect(await leases.acquireForRun('lease2', 'job-a', 60_000)).toBe('run');
     now += 30_000; // past the admission lease, within the run's
     expect(await leases.active('lease2')).toBe(1);
@@ -82,14 +85,15 @@ describe('leases', () => {
     const leases = createLeases({ redis, keys });
     const killedAt = Date.now();
     await worker.stop('SIGKILL');
-    expect(await leases.active('killed')).toBe(1);
+    const killedId = await h.keyId('killed');
+    expect(await leases.active(killedId)).toBe(1);
     const refused = await postJson(
       `${api.url}/generate`,
       { systemPrompt: '', userPrompt: 'x' },
       { authorization: `Bearer ${key}` },
     );
     expect([429, 503]).toContain(refused.status); // slot held (or no worker left)
-    await waitFor(async () => (await leases.active('killed')) === 0, 6_000, 'the lease to expire');
+    await waitFor(async () => (await leases.active(killedId)) === 0, 6_000, 'the lease to expire');
     expect(Date.now() - killedAt).toBeLessThan(4_000);
     ac.abort();
     await pending;
@@ -118,7 +122,7 @@ describe('settlement', () => {
   it('adds each run, closes the job once, and ignores a second close', async () => {
     const settlement = settlementWith();
     await makeKey('settle1');
-    const job = jobOf('j1', { keyName: 'settle1' });
+    const job = jobOf('j1', { keyId: 'settle1', keyName: 'settle1' });
     const usage = {
       input_tokens: 10,
       output_tokens: 5,
@@ -146,6 +150,7 @@ describe('settlement', () => {
 
   it('caps the logs at LOG_MAX_ENTRIES', async () => {
     const settlement = settlementWith();
+    await makeKey('settle2');
     for (let i = 0; i < 5; i++) {
       const job = jobOf(`c${i}`, { keyName: 'settle2', provider: 'codex', model: 'm', systemPrompt: '' });
       await settlement.close(job, { status: 'failed', error: { type: 'provider_error', message: 'x' } });
@@ -160,6 +165,7 @@ describe('settlement', () => {
       [0, 'settle3'],
       [6, 'settle4'],
     ] as const) {
+      await makeKey(name);
       await settlementWith(chars).close(jobOf(`p${chars}`, { keyName: name, userPrompt: 'secret prompt' }), {
         status: 'completed',
       });

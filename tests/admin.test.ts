@@ -187,7 +187,11 @@ describe('keys', () => {
   });
 
   it('revokes a key: it stops working at once', async () => {
-    expect((await call('DELETE', '/admin/keys/alice_1')).json).toEqual({ name: 'alice_1', revoked: true });
+    expect((await call('DELETE', '/admin/keys/alice_1')).json).toEqual({
+      name: 'alice_1',
+      id: expect.stringMatching(/^k_[0-9a-f]{24}$/),
+      revoked: true,
+    });
     const res = await postJson(
       `${api.url}/generate`,
       { systemPrompt: '', userPrompt: 'x' },

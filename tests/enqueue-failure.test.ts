@@ -44,7 +44,7 @@ describe('an enqueue that fails after admission', () => {
     expect(after.usage.today.requests).toBe(1);
     // ... and its slot is back, at once.
     expect(after.active).toBe(0);
-    expect(await h.redis.zcard(h.keys.leases(key.name))).toBe(0);
+    expect(await h.redis.zcard(h.keys.leases(await h.keyId(key.name)))).toBe(0);
 
     await mendEnqueue();
     const again = await postJson(`${url}/jobs`, { ...body, userPrompt: 'queued this time' }, key.auth);
@@ -61,7 +61,7 @@ describe('an enqueue that fails after admission', () => {
     );
     expect(failed.status).toBe(500);
     expect((await key.usage()).active).toBe(0);
-    expect(await h.redis.zcard(h.keys.leases(key.name))).toBe(0);
+    expect(await h.redis.zcard(h.keys.leases(await h.keyId(key.name)))).toBe(0);
 
     await mendEnqueue();
     const again = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'answered' }, key.auth);

@@ -150,6 +150,49 @@ describe('listing', () => {
     expect(failed.map((j: any) => j.id)).toContain(b.json.id);
     expect((await get('/jobs?status=bogus', A())).status).toBe(400);
     expect((await get('/jobs?limit=0', A())).status).toBe(400);
+    expect((await get('/jobs?cursor=-1', A())).status).toBe(400);
+  });
+
+  it('pages with next_cursor: every job once, and a filtered page reads a bounded slice', async () => {
+    const key = await h.createKey(url);
+    const auth = { authorization: `Bearer ${key}` };
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const prompt = i === 1 ? 'rare @@fake mode=error-401@@' : `page-${i}`;
+      ids.push(
+        (await postJson(`${url}/jobs`, { provider: 'claude', systemPrompt: '', userPrompt: prompt }, auth))
+          .json.id,
+      );
+    }
+    const seen: string[] = [];
+    let cursor: number | undefined;
+    do {
+      const page: { jobs: any[]; next_cursor?: number } = (
+        await get(`/jobs?limit=5${cursor === undefined ? '' : `&cursor=${cursor}`}`, auth)
+      ).json;
+      expect(page.jobs.length).toBeLessThanOrEqual(5);
+      seen.push(...page.jobs.map((j: any) => j.id));
+      cursor = page.next_cursor;
+    } while (cursor !== undefined);
+    expect(seen).toEqual([...ids].reverse());
+    // The one failed job is the second oldest: a page of 1 reads at most 5 jobs, so it takes
+    // pages to reach it, each short, and each says where to go on.
+    await poll(ids[1]!, (s) => s === 'failed', auth);
+    let found: any[] = [];
+    let pages = 0;
+    cursor = undefined;
+    do {
+      const page: { jobs: any[]; next_cursor?: number } = (
+        await get(`/jobs?status=failed&limit=1${cursor === undefined ? '' : `&cursor=${cursor}`}`, auth)
+      ).json;
+      found = found.concat(page.jobs);
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== undefined && found.length === 0);
+    expect(found.map((j) => j.id)).toEqual([ids[1]]);
+    expect(pages).toBe(3);
+    // Leave no backlog for the tests after this one.
+    for (const id of ids) await poll(id, (s) => s === 'completed' || s === 'failed', auth);
   });
 });
 

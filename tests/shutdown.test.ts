@@ -29,10 +29,8 @@ describe('SIGTERM to the API', () => {
       ),
     );
     // All six admitted (two running, four queued) before the signal.
-    await waitFor(
-      async () =>
-        (await h.redis.zcard(h.keys.leases(`${(await h.redis.zrange(h.keys.apiKeyNames, 0, 0))[0]}`))) === 6,
-    );
+    const [keyId] = await h.redis.zrange(h.keys.apiKeyIds, 0, 0);
+    await waitFor(async () => (await h.redis.zcard(h.keys.leases(keyId!))) === 6);
     const t0 = Date.now();
     void api.stop('SIGTERM');
     const answers = await Promise.all(pending);

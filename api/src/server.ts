@@ -89,6 +89,12 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     pricing,
     blockingClient,
   });
+  // Keys made before keys had ids get one (their name), once; harmless to repeat.
+  const adopted = await services.keyStore.adoptLegacyKeys().catch((err: unknown) => {
+    logger.warn({ err }, 'could not check for keys without an id');
+    return 0;
+  });
+  if (adopted > 0) logger.info({ adopted }, 'gave keys made before key ids their name as id');
   const app = createApp({ config, logger, services, redis });
 
   // Results are heard through QueueEvents: be listening before the first request (bounded, as above).

@@ -36,7 +36,7 @@ export interface FollowedJob {
  */
 export async function followJob(
   hub: EventHub,
-  o: { jobId: string; keyName: string; after: string },
+  o: { jobId: string; keyId: string; after: string },
 ): Promise<FollowedJob> {
   const buffered: JobEvent[] = [];
   let ended: 'done' | 'closed' | undefined;

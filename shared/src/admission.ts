@@ -84,8 +84,9 @@ export interface AdmissionDeps {
   now?: () => number;
 }
 
-/** Who is asking: the name of an authenticated key. */
+/** Who is asking: an authenticated key (its id is what counts; its name is a label). */
 export interface Caller {
+  keyId: string;
   keyName: string;
 }
 
@@ -124,7 +125,7 @@ export function createAdmission(deps: AdmissionDeps) {
   return {
     /**
      * Admits one request of the caller's key for `provider` under lease `jobId`, in one atomic
-     * step. Returns the key name, or throws 401 `unauthorized` (revoked meanwhile), 403
+     * step. Throws 401 `unauthorized` (revoked meanwhile), 403
      * `forbidden`, 503 `unavailable` (no worker), 429 `provider_exhausted` or 429
      * `limit_exceeded` (with Retry-After).
      */
@@ -133,18 +134,18 @@ export function createAdmission(deps: AdmissionDeps) {
       provider: Provider,
       jobId: string,
       serve: ServeCheck = { workerTtlMs: 0, heldMs: 0 },
-    ): Promise<string> {
+    ): Promise<void> {
       const now = clock();
-      const name = caller.keyName;
+      const id = caller.keyId;
       const res = (await admitScript(
         [
-          keys.apiKey(name),
-          keys.usageDay(name, utcDay(now)),
-          keys.usageMonth(name, utcMonth(now)),
-          keys.usageTotal(name),
-          keys.rpm(name, epochMinute(now)),
-          keys.leases(name),
-          keys.keyJobs(name),
+          keys.apiKey(id),
+          keys.usageDay(id, utcDay(now)),
+          keys.usageMonth(id, utcMonth(now)),
+          keys.usageTotal(id),
+          keys.rpm(id, epochMinute(now)),
+          keys.leases(id),
+          keys.keyJobs(id),
           keys.providerWorkers(provider),
         ],
         [
@@ -160,7 +161,7 @@ export function createAdmission(deps: AdmissionDeps) {
         ],
       )) as string[];
       const [verdict, value] = res;
-      if (verdict === 'ok') return name;
+      if (verdict === 'ok') return;
       if (verdict === 'unknown_key') throw new BridgeError('unauthorized', 'Invalid API key');
       if (verdict === 'provider') throw new BridgeError('forbidden', `This key may not use ${provider}`);
       if (verdict === 'no_worker') {
@@ -179,8 +180,8 @@ export function createAdmission(deps: AdmissionDeps) {
     },
 
     /** Gives a lease back without settling (the job never made it into the queue). */
-    async release(keyName: string, jobId: string): Promise<void> {
-      await redis.zrem(keys.leases(keyName), jobId);
+    async release(keyId: string, jobId: string): Promise<void> {
+      await redis.zrem(keys.leases(keyId), jobId);
     },
   };
 }

@@ -25,3 +25,22 @@ export function safeEqual(a: string, b: string): boolean {
   const hb = createHash('sha256').update(b, 'utf8').digest();
   return timingSafeEqual(ha, hb);
 }
+
+/** A new key's immutable id (names are labels and can be reused after a revocation). */
+export function newKeyId(): string {
+  return `k_${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The by-hash index holds `<id>:<name>` for each live key, so one lookup authenticates and
+ * names the caller (neither ids nor names contain `:`). A bare value is a key made before ids,
+ * whose id is its name.
+ */
+export function keyIndexEntry(id: string, name: string): string {
+  return `${id}:${name}`;
+}
+
+export function parseKeyIndexEntry(entry: string): { id: string; name: string } {
+  const at = entry.indexOf(':');
+  return at < 0 ? { id: entry, name: entry } : { id: entry.slice(0, at), name: entry.slice(at + 1) };
+}

@@ -45,8 +45,10 @@ export const generateJobDataSchema = z.object({
   /** Payload version, so a later shape can be told apart from this one. */
   v: z.literal(1),
   provider: z.enum(PROVIDERS),
-  /** Name of the API key that submitted the job (owner; settlement target). */
+  /** Name of the API key that submitted the job, as it was then (a label, for logs). */
   keyName: z.string().min(1),
+  /** Immutable id of that key: the job's owner and settlement target (absent: jobs queued before ids, whose keys' ids are their names). */
+  keyId: z.string().min(1).optional(),
   systemPrompt: z.string().max(MAX_PROMPT_CHARS),
   userPrompt: z.string().min(1).max(MAX_PROMPT_CHARS),
   /** Already checked against the provider's allowlist by the API. */
@@ -57,6 +59,11 @@ export const generateJobDataSchema = z.object({
   submittedAt: z.number().int(),
 });
 export type GenerateJobData = z.infer<typeof generateJobDataSchema>;
+
+/** The id of the key that owns a job (its payload read as stored, parsed or not). */
+export function jobOwner(data: Pick<GenerateJobData, 'keyName' | 'keyId'>): string {
+  return data.keyId ?? data.keyName;
+}
 
 const usageSchema = z.object({
   input_tokens: z.number().int().nonnegative(),
@@ -109,6 +116,12 @@ export function microsToUsd(micros: number): number {
 
 /** The error of a job cancelled by its client (DELETE /jobs/:id, or a disconnect). */
 export const CANCELLED_ERROR = { type: 'cancelled', message: 'Cancelled by the client' } as const;
+
+/** The error of a job whose API key was revoked before it ran: it never runs. */
+export const KEY_REVOKED_ERROR = {
+  type: 'cancelled',
+  message: 'Cancelled: its API key was revoked',
+} as const;
 
 /**
  * A failed job's `failedReason` is `"<error type>: <message>"`, readable as it stands in any

@@ -108,10 +108,13 @@ export function createGenerateWorker(
   return worker;
 }
 
+/** How far into the line a position is looked for (LPOS MAXLEN): bounded work per lookup. */
+const POSITION_SEARCH_MAX = 10_000;
+
 /**
- * A waiting job's place in line (1 = next to run), or undefined when it is not in the wait list.
- * Reads BullMQ's own wait list (named by BullMQ), where new jobs are pushed on the left and taken
- * from the right.
+ * A waiting job's place in line (1 = next to run), or undefined when it is not in the wait list
+ * or further back than POSITION_SEARCH_MAX. Reads BullMQ's own wait list (named by BullMQ), where
+ * new jobs are pushed on the left and taken from the right: the search starts at the right.
  */
 export async function waitListPosition(
   queue: GenerateQueue,
@@ -119,6 +122,9 @@ export async function waitListPosition(
   jobId: string,
 ): Promise<number | undefined> {
   const waitKey = queue.toKey('wait');
-  const [pos, len] = await Promise.all([redis.lpos(waitKey, jobId), redis.llen(waitKey)]);
+  const [pos, len] = await Promise.all([
+    redis.lpos(waitKey, jobId, 'RANK', -1, 'MAXLEN', POSITION_SEARCH_MAX),
+    redis.llen(waitKey),
+  ]);
   return pos === null ? undefined : len - pos;
 }

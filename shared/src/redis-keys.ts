@@ -3,30 +3,36 @@
  * `<prefix>:<queue>:`, and `queue.ts` reads them through BullMQ). Every key starts with the
  * configured prefix so tests and several installs can share one server.
  * Lua scripts receive every key they touch through KEYS, built here.
+ *
+ * An API key's own data is named after its immutable id (`keyId`), never its name: a name is a
+ * label, and a new key given a revoked key's name starts with nothing of the old one. (Keys made
+ * before ids existed have their name as their id.)
  */
 
 export function redisKeys(prefix: string) {
   const keys = {
     prefix,
-    /** Hash: one API key's record (name, hash, limits, created_at, ...). */
-    apiKey: (name: string) => `${prefix}:key:${name}`,
-    /** Sorted set: key names by creation time (ms). */
-    apiKeyNames: `${prefix}:keys`,
-    /** Hash: SHA-256 hex of a raw key → key name. */
+    /** Hash: one API key's record (id, name, hash, limits, created_at, ...). */
+    apiKey: (keyId: string) => `${prefix}:key:${keyId}`,
+    /** Sorted set: key ids by creation time (ms). */
+    apiKeyIds: `${prefix}:keys`,
+    /** Hash: SHA-256 hex of a raw key → key id. */
     apiKeyByHash: `${prefix}:keys:byhash`,
+    /** Hash: key name → key id, for the live keys. */
+    apiKeyByName: `${prefix}:keys:byname`,
     /** Hash: a key's usage in one UTC day (`YYYY-MM-DD`). Fields: USAGE_FIELDS. */
-    usageDay: (name: string, day: string) => `${prefix}:usage:${name}:d:${day}`,
+    usageDay: (keyId: string, day: string) => `${prefix}:usage:${keyId}:d:${day}`,
     /** Hash: a key's usage in one UTC month (`YYYY-MM`). */
-    usageMonth: (name: string, month: string) => `${prefix}:usage:${name}:m:${month}`,
+    usageMonth: (keyId: string, month: string) => `${prefix}:usage:${keyId}:m:${month}`,
     /** Hash: a key's usage since creation (or the last reset). */
-    usageTotal: (name: string) => `${prefix}:usage:${name}:total`,
+    usageTotal: (keyId: string) => `${prefix}:usage:${keyId}:total`,
     /** Pattern matching every usage hash of a key. */
-    usagePattern: (name: string) => `${prefix}:usage:${name}:*`,
+    usagePattern: (keyId: string) => `${prefix}:usage:${keyId}:*`,
     /** Counter: a key's admitted requests in one epoch minute. */
-    rpm: (name: string, minute: number) => `${prefix}:rpm:${name}:${minute}`,
-    rpmPattern: (name: string) => `${prefix}:rpm:${name}:*`,
+    rpm: (keyId: string, minute: number) => `${prefix}:rpm:${keyId}:${minute}`,
+    rpmPattern: (keyId: string) => `${prefix}:rpm:${keyId}:*`,
     /** Sorted set: a key's concurrency leases, job id → expiry (ms). */
-    leases: (name: string) => `${prefix}:leases:${name}`,
+    leases: (keyId: string) => `${prefix}:leases:${keyId}`,
     /** Hash: usage accumulated by one job over its runs, until it is settled. */
     jobUsage: (jobId: string) => `${prefix}:job-usage:${jobId}`,
     /** String: set once a job is settled, so it is never settled twice. */
@@ -34,7 +40,7 @@ export function redisKeys(prefix: string) {
     /** List: request log, newest first, capped. */
     logs: `${prefix}:logs`,
     /** List: one key's request log, newest first, capped. */
-    keyLogs: (name: string) => `${prefix}:logs:key:${name}`,
+    keyLogs: (keyId: string) => `${prefix}:logs:key:${keyId}`,
     /** Stream: one job's events (text, usage, error, done); expires with the job's result. */
     jobEvents: (jobId: string) => `${prefix}:events:${jobId}`,
     /** Pub/sub channel: cancel requests for running jobs, to whichever worker runs them. */
@@ -44,9 +50,9 @@ export function redisKeys(prefix: string) {
     /** String (JSON): a job cancelled while queued; BullMQ no longer holds it. */
     jobTombstone: (jobId: string) => `${prefix}:job-cancelled:${jobId}`,
     /** Sorted set: a key's jobs, job id → created (ms); for GET /jobs. */
-    keyJobs: (name: string) => `${prefix}:jobs:key:${name}`,
+    keyJobs: (keyId: string) => `${prefix}:jobs:key:${keyId}`,
     /** String (JSON): an Idempotency-Key of one API key → its job and body hash. */
-    idempotency: (name: string, idemHash: string) => `${prefix}:idem:${name}:${idemHash}`,
+    idempotency: (keyId: string, idemHash: string) => `${prefix}:idem:${keyId}:${idemHash}`,
     /** Sorted set: worker id → last heartbeat (ms). */
     workers: `${prefix}:workers`,
     /** Sorted set: worker id → last heartbeat (ms), of the workers serving one provider. */

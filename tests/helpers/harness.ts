@@ -122,6 +122,13 @@ export function createHarness(name: string, overrides: Record<string, string> = 
       return worker;
     },
 
+    /** The immutable id of the live key named `name`: its usage, leases and logs are named after it. */
+    async keyId(name: string): Promise<string> {
+      const id = await redis.hget(redisKeys(prefix).apiKeyByName, name);
+      if (!id) throw new Error(`no live key named ${name}`);
+      return id;
+    },
+
     /** Creates a user key through the admin API; returns the raw key. */
     async createKey(
       apiUrl: string,

@@ -18,6 +18,8 @@ import {
   DelayedError,
   encodeFailure,
   generateJobDataSchema,
+  jobOwner,
+  KEY_REVOKED_ERROR,
   UnrecoverableError,
   WaitingError,
   Worker,
@@ -143,7 +145,10 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
-      const start = await deps.leases.acquireForRun(data.keyName, job.id!, leaseMs);
+      const start = await deps.leases.acquireForRun(jobOwner(data), job.id!, leaseMs);
+      if (start === 'revoked') {
+        return await finishFailed(settled, nothingSpent, { ...KEY_REVOKED_ERROR }, log);
+      }
       if (start === 'cancelled') {
         return await finishFailed(settled, nothingSpent, { ...CANCELLED_ERROR }, log);
       }

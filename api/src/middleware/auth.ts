@@ -14,6 +14,7 @@ import {
   createFailedAuth,
   FAILED_AUTH_LUA,
   hashApiKey,
+  parseKeyIndexEntry,
   redisScript,
   safeEqual,
   type Config,
@@ -26,7 +27,9 @@ import type { Redis } from 'ioredis';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Name of the caller's API key (after `requireUserKey`). */
+    /** Immutable id of the caller's API key (after `requireUserKey`). */
+    keyId?: string;
+    /** Name of the caller's API key (a label). */
     keyName?: string;
   }
 }
@@ -62,14 +65,14 @@ const missingKey = () =>
 const invalidKey = () => new BridgeError('unauthorized', 'Invalid API key');
 
 // KEYS: 1 failed-auth counter, 2 by-hash index. ARGV: 1 key hash, 2 failed-auth limit, 3 window ms.
-// Returns {'ok', name}, or the failed-authentication verdict.
+// Returns {'ok', '<id>:<name>'}, or the failed-authentication verdict.
 const LOOKUP = `
-local name = redis.call('HGET', KEYS[2], ARGV[1])
-if name then return {'ok', name} end
+local key = redis.call('HGET', KEYS[2], ARGV[1])
+if key then return {'ok', key} end
 local faKey, faLimit, faWindow = KEYS[1], tonumber(ARGV[2]), ARGV[3]
 ${FAILED_AUTH_LUA}`;
 
-/** Resolves the key to its name now, in one round trip (a failure is counted in the same step). */
+/** Resolves the key to its id and name, in one round trip (a failure is counted in the same step). */
 export function requireUserKey(deps: AuthDeps): RequestHandler {
   const lookup = redisScript(deps.redis, LOOKUP);
   const failures = createFailedAuth(deps.redis);
@@ -82,7 +85,9 @@ export function requireUserKey(deps: AuthDeps): RequestHandler {
       [hashApiKey(raw), guard.limit, guard.windowMs],
     )) as unknown[];
     if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
-    req.keyName = String(reply[1]);
+    const { id, name } = parseKeyIndexEntry(String(reply[1]));
+    req.keyId = id;
+    req.keyName = name;
     next();
   };
 }

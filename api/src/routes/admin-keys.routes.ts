@@ -34,11 +34,11 @@ export function adminKeyRoutes({ services, config }: AppDeps): Router {
   const store = services.keyStore;
 
   const withUsage = async (rec: KeyRecord, total = false) => {
-    const usage = await store.usage(rec.name);
+    const usage = await store.usage(rec.id);
     return {
       ...rec,
       usage: total ? usage : { today: usage.today, month: usage.month },
-      active: await services.leases.active(rec.name),
+      active: await services.leases.active(rec.id),
     };
   };
   const mustExist = (rec: KeyRecord | null, name: string): KeyRecord => {
@@ -77,20 +77,27 @@ export function adminKeyRoutes({ services, config }: AppDeps): Router {
 
   r.delete('/keys/:name', async (req, res) => {
     const name = keyName(req.params.name);
-    if (!(await store.remove(name))) throw new BridgeError('not_found', `No key named "${name}"`);
-    res.json({ name, revoked: true });
+    const removed = await store.remove(name);
+    if (!removed) throw new BridgeError('not_found', `No key named "${name}"`);
+    // Its queued jobs never run; its running ones are stopped.
+    await services.jobs.cancelAll(removed.jobIds);
+    res.json({ name, id: removed.id, revoked: true });
   });
 
   r.post('/keys/:name/reset-usage', async (req, res) => {
     const name = keyName(req.params.name);
     const rec = mustExist(await store.get(name), name);
-    await store.resetUsage(name);
+    await store.resetUsage(rec.id);
     res.json(await withUsage(rec, true));
   });
 
   r.get('/logs', async (req, res) => {
     const q = parseQuery(logsQuerySchema, req.query);
-    res.json({ logs: await services.logs.read({ key: q.key, limit: q.limit }) });
+    // A key's own log is found by its name while it lives; a revoked key's entries stay in the
+    // global log (each names its key and key id).
+    if (q.key === undefined) return res.json({ logs: await services.logs.read({ limit: q.limit }) });
+    const keyId = await store.idOf(q.key);
+    res.json({ logs: keyId ? await services.logs.read({ keyId, limit: q.limit }) : [] });
   });
 
   return r;

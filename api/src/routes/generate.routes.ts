@@ -32,11 +32,16 @@ export function generateRoutes({ config, services, logger }: AppDeps): Router {
       body,
       async (req, res) => {
         const request = parseBody(generateRequestSchema, req.body);
-        const input = { provider, request, caller: { keyName: req.keyName! }, requestId: String(req.id) };
+        const input = {
+          provider,
+          request,
+          caller: { keyId: req.keyId!, keyName: req.keyName! },
+          requestId: String(req.id),
+        };
         if (request.stream) {
           // Follow first (a 429 for too many streams comes before the job exists), then submit.
           const jobId = newJobId(provider);
-          const followed = await followJob(services.events, { jobId, keyName: req.keyName!, after: '0-0' });
+          const followed = await followJob(services.events, { jobId, keyId: req.keyId!, after: '0-0' });
           let job: GenerateJob;
           try {
             job = await services.generate.submit({ ...input, jobId });

@@ -24,6 +24,11 @@ const listSchema = z.object({
     .min(1, 'limit must be 1-100')
     .max(100, 'limit must be 1-100')
     .default(20),
+  cursor: z.coerce
+    .number({ error: 'cursor must be the next_cursor of a previous page' })
+    .int('cursor must be the next_cursor of a previous page')
+    .min(0, 'cursor must be the next_cursor of a previous page')
+    .optional(),
 });
 
 /** Idempotency-Key: 1-200 printable ASCII characters. */
@@ -43,36 +48,43 @@ export function jobsRoutes(deps: AppDeps): Router {
         details: { field: 'Idempotency-Key' },
       });
     }
-    const { view, created } = await services.jobs.submit(req.keyName!, provider, request, {
-      idempotencyKey: idem,
-      requestId: String(req.id),
-    });
+    const { view, created } = await services.jobs.submit(
+      { keyId: req.keyId!, keyName: req.keyName! },
+      provider,
+      request,
+      {
+        idempotencyKey: idem,
+        requestId: String(req.id),
+      },
+    );
     res.setHeader('Location', `/jobs/${view.id}`);
     res.status(created ? 202 : 200).json(view);
   });
 
   r.get('/jobs', async (req, res) => {
     const q = parseQuery(listSchema, req.query);
-    res.json({ jobs: await services.jobs.list(req.keyName!, { status: q.status as never, limit: q.limit }) });
+    res.json(
+      await services.jobs.list(req.keyId!, { status: q.status as never, limit: q.limit, cursor: q.cursor }),
+    );
   });
 
   r.get('/jobs/:id', async (req, res) => {
-    res.json(await services.jobs.view(req.keyName!, req.params.id!));
+    res.json(await services.jobs.view(req.keyId!, req.params.id!));
   });
 
   r.delete('/jobs/:id', async (req, res) => {
-    res.json(await services.jobs.cancel(req.keyName!, req.params.id!));
+    res.json(await services.jobs.cancel(req.keyId!, req.params.id!));
   });
 
   r.get('/jobs/:id/events', async (req, res) => {
     const id = req.params.id!;
-    await services.jobs.view(req.keyName!, id); // 404 unless it is the caller's job
+    await services.jobs.view(req.keyId!, id); // 404 unless it is the caller's job
     const after =
       req.get('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : '0-0');
     if (!EVENT_ID.test(after)) {
       throw new BridgeError('invalid_request', 'Last-Event-ID must be an event id such as 1732771234567-0');
     }
-    const followed = await followJob(services.events, { jobId: id, keyName: req.keyName!, after });
+    const followed = await followJob(services.events, { jobId: id, keyId: req.keyId!, after });
     startSse(res, { 'X-Job-Id': id });
     await followed.relay(res, deps.config.SSE_HEARTBEAT_MS);
   });

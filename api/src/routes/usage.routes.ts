@@ -7,11 +7,10 @@ import { BridgeError } from '@cli-bridge/shared';
 export function usageRoutes({ services }: AppDeps): Router {
   const r = Router();
   r.get('/usage', requireUserKey(services.auth), async (req, res) => {
-    const name = req.keyName!;
-    const rec = await services.keyStore.get(name);
+    const rec = await services.keyStore.getById(req.keyId!);
     if (!rec) throw new BridgeError('unauthorized', 'Invalid API key');
-    const { name: _n, created_at, ...limits } = rec;
-    const { today, month } = await services.keyStore.usage(name);
+    const { id, name, created_at, ...limits } = rec;
+    const { today, month } = await services.keyStore.usage(id);
     const left = (limit: number, used: number) => (limit > 0 ? Math.max(0, limit - used) : null);
     const leftUsd = (limit: number, used: number) =>
       limit > 0 ? Math.max(0, Math.round((limit - used) * 1e6) / 1e6) : null;
@@ -20,7 +19,7 @@ export function usageRoutes({ services }: AppDeps): Router {
       created_at,
       limits,
       usage: { today, month },
-      active: await services.leases.active(name),
+      active: await services.leases.active(id),
       remaining: {
         requests_today: left(limits.maxRequestsPerDay, today.requests),
         requests_this_month: left(limits.maxRequestsPerMonth, month.requests),

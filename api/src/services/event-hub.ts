@@ -31,8 +31,8 @@ export interface EventHubDeps {
 
 export interface Subscriber {
   jobId: string;
-  /** The API key that follows the job (for the per-key cap). */
-  keyName: string;
+  /** The id of the API key that follows the job (for the per-key cap). */
+  keyId: string;
   /** Deliver events after this id ('0-0' = from the start). */
   after: string;
   /** Events in order; the subscription ends itself after a `done` event. */
@@ -71,9 +71,9 @@ export function createEventHub(deps: EventHubDeps) {
     if (!set?.delete(sub)) return;
     if (set.size === 0) subs.delete(sub.jobId);
     count--;
-    const n = (perKey.get(sub.keyName) ?? 1) - 1;
-    if (n > 0) perKey.set(sub.keyName, n);
-    else perKey.delete(sub.keyName);
+    const n = (perKey.get(sub.keyId) ?? 1) - 1;
+    if (n > 0) perKey.set(sub.keyId, n);
+    else perKey.delete(sub.keyId);
     sub.onEnd(reason);
   };
 
@@ -167,7 +167,7 @@ export function createEventHub(deps: EventHubDeps) {
           },
         );
       }
-      if ((perKey.get(sub.keyName) ?? 0) >= deps.maxStreamsPerKey) {
+      if ((perKey.get(sub.keyId) ?? 0) >= deps.maxStreamsPerKey) {
         throw new BridgeError(
           'rate_limited',
           `Too many open event streams for this key (${deps.maxStreamsPerKey}); close one first`,
@@ -190,7 +190,7 @@ export function createEventHub(deps: EventHubDeps) {
       if (!set) subs.set(sub.jobId, (set = new Set()));
       set.add(entry);
       count++;
-      perKey.set(sub.keyName, (perKey.get(sub.keyName) ?? 0) + 1);
+      perKey.set(sub.keyId, (perKey.get(sub.keyId) ?? 0) + 1);
       void interrupt();
       return { close: () => end(entry, 'closed') };
     },

@@ -65,7 +65,8 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const model = resolveModel(input.provider, input.request.model, config, deps.pricing);
     const jobId = input.jobId ?? newJobId(input.provider);
     const sync = input.requireWorker !== false;
-    const keyName = await deps.admission.admit(input.caller, input.provider, jobId, {
+    const { keyId, keyName } = input.caller;
+    await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
       heldMs: sync ? await heldMs(input.provider) : 0,
     });
@@ -77,6 +78,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
           v: 1,
           provider: input.provider,
           keyName,
+          keyId,
           systemPrompt: input.request.systemPrompt,
           userPrompt: input.request.userPrompt,
           model,
@@ -88,7 +90,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       );
     } catch (err) {
       // Never enqueued: give the slot back (the request still counts, as it was admitted).
-      await deps.admission.release(keyName, jobId).catch(() => {});
+      await deps.admission.release(keyId, jobId).catch(() => {});
       throw err;
     }
     return job;

@@ -29,14 +29,14 @@ export function createIdempotency(deps: { redis: Redis; keys: RedisKeys }) {
      * submission frees the Idempotency-Key for another try.
      */
     async once<T>(
-      keyName: string,
+      keyId: string,
       idempotencyKey: string,
       body: unknown,
       newJobId: () => string,
       submit: (jobId: string) => Promise<T>,
       existing: (jobId: string) => Promise<T>,
     ): Promise<{ value: T; created: boolean }> {
-      const slot = keys.idempotency(keyName, sha256(idempotencyKey));
+      const slot = keys.idempotency(keyId, sha256(idempotencyKey));
       const bodyHash = sha256(JSON.stringify(body));
       const until = Date.now() + IDEMPOTENCY_WAIT_MS;
       for (;;) {

@@ -50,7 +50,7 @@ export function createApiServices(c: ApiClients) {
     }),
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
-    logs: { read: (opts: { key?: string; limit: number }) => readLogs(redis, keys, opts) },
+    logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
     waiters,
     events: createEventHub({

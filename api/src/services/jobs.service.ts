@@ -6,11 +6,13 @@ import {
   BridgeError,
   CANCELLED_ERROR,
   decodeFailure,
+  jobOwner,
   generateResultSchema,
   newJobId,
   providerOfJobId,
   toGenerateResponse,
   waitListPosition,
+  type Caller,
   type GenerateJob,
   type GenerateRequest,
   type GenerateResponse,
@@ -49,6 +51,8 @@ export interface JobView {
 
 interface Tombstone {
   id: string;
+  /** The owning key's id (absent in tombstones written before key ids: then `keyName` is it). */
+  keyId?: string;
   keyName: string;
   provider: Provider;
   model: string;
@@ -64,6 +68,9 @@ export interface JobsServiceDeps extends Pick<ApiClients, 'config' | 'redis' | '
   waiters: JobWaiters;
 }
 
+/** A status-filtered page reads at most this many times `limit` of the key's jobs. */
+const LIST_SCAN_FACTOR = 5;
+
 /** How long DELETE waits for a running job's worker to confirm the kill (ms). */
 const CANCEL_CONFIRM_MS = 5_000;
 
@@ -77,25 +84,26 @@ export function createJobsService(deps: JobsServiceDeps) {
       `No job ${id} for this key (finished jobs are kept for ${config.JOB_RESULT_TTL_S} s, then removed)`,
     );
 
-  /** The job, if it exists and belongs to `keyName`. */
+  /** The job, if it exists and belongs to key `keyId`. */
   async function load(
-    keyName: string,
+    keyId: string,
     id: string,
   ): Promise<{ job?: GenerateJob; tomb?: Tombstone; provider: Provider }> {
     const provider = providerOfJobId(id);
     if (!provider) throw notFound(id);
     const job = await deps.queues[provider].getJob(id);
     if (job) {
-      if (job.data?.keyName !== keyName) throw notFound(id);
+      if (!job.data || jobOwner(job.data) !== keyId) throw notFound(id);
       return { job, provider };
     }
     const raw = await redis.get(keys.jobTombstone(id));
     const tomb = raw ? (JSON.parse(raw) as Tombstone) : undefined;
-    if (!tomb || tomb.keyName !== keyName) throw notFound(id);
+    if (!tomb || jobOwner(tomb) !== keyId) throw notFound(id);
     return { tomb, provider };
   }
 
-  async function viewOf(job: GenerateJob, provider: Provider): Promise<JobView> {
+  /** A job as its owner sees it; `position` also reads its place in line (a queued job). */
+  async function viewOf(job: GenerateJob, provider: Provider, opts = { position: true }): Promise<JobView> {
     const id = job.id!;
     const state = await job.getState();
     const base = {
@@ -120,7 +128,7 @@ export function createJobsService(deps: JobsServiceDeps) {
     const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
     if (state === 'waiting' || state === 'prioritized') {
       if ((await deps.queues[provider].getRateLimitTtl()) > 0) view.status = 'waiting_for_reset';
-      const position = await waitListPosition(deps.queues[provider], redis, id);
+      const position = opts.position ? await waitListPosition(deps.queues[provider], redis, id) : undefined;
       if (position !== undefined) view.queue_position = position;
     }
     return view;
@@ -139,8 +147,8 @@ export function createJobsService(deps: JobsServiceDeps) {
     };
   }
 
-  async function view(keyName: string, id: string): Promise<JobView> {
-    const { job, tomb, provider } = await load(keyName, id);
+  async function view(keyId: string, id: string): Promise<JobView> {
+    const { job, tomb, provider } = await load(keyId, id);
     return job ? viewOf(job, provider) : tombView(tomb!);
   }
 
@@ -158,6 +166,7 @@ export function createJobsService(deps: JobsServiceDeps) {
       const now = Date.now();
       const tomb: Tombstone = {
         id,
+        keyId: jobOwner(job.data),
         keyName: job.data.keyName,
         provider,
         model: job.data.model,
@@ -178,32 +187,61 @@ export function createJobsService(deps: JobsServiceDeps) {
     cancelJob,
 
     /** DELETE /jobs/:id: the job's view once cancelled; 409 if it had already finished. */
-    async cancel(keyName: string, id: string): Promise<JobView> {
-      const { job, tomb, provider } = await load(keyName, id);
+    async cancel(keyId: string, id: string): Promise<JobView> {
+      const { job, tomb, provider } = await load(keyId, id);
       if (!job) throw new BridgeError('conflict', `Job ${tomb!.id} was already cancelled`);
       if (!(await cancelJob(job, provider)))
         throw new BridgeError('conflict', `Job ${id} has already finished`);
       // Wait (bounded) for the worker to confirm; the view then says `cancelled`.
       await deps.waiters.untilEnded(job, CANCEL_CONFIRM_MS);
-      return view(keyName, id);
+      return view(keyId, id);
     },
 
-    /** The caller's jobs, newest first. */
-    async list(keyName: string, opts: { status?: JobStatus; limit: number }): Promise<JobView[]> {
-      const idx = keys.keyJobs(keyName);
-      await redis.zremrangebyscore(idx, '-inf', Date.now() - config.JOB_RESULT_TTL_S * 1000);
-      const out: JobView[] = [];
-      // Read in pages: a status filter may skip many.
-      for (let start = 0; out.length < opts.limit; start += 100) {
-        const ids = await redis.zrevrange(idx, start, start + 99);
-        if (ids.length === 0) break;
-        for (const id of ids) {
-          const v = await view(keyName, id).catch(() => undefined);
-          if (v && (!opts.status || v.status === opts.status)) out.push(v);
-          if (out.length >= opts.limit) break;
-        }
+    /**
+     * A revoked key's jobs: those still queued are removed (never run), running ones are killed.
+     * Its records are gone already, so nothing is looked up by owner.
+     */
+    async cancelAll(jobIds: string[]): Promise<void> {
+      for (const id of jobIds) {
+        const provider = providerOfJobId(id);
+        const job = provider && (await deps.queues[provider].getJob(id));
+        if (job) await cancelJob(job, provider).catch(() => false);
       }
-      return out;
+    },
+
+    /**
+     * The caller's jobs, newest first, a page at a time: the work is bounded by the page, not the
+     * key's history. It reads at most `limit × LIST_SCAN_FACTOR` of the key's most recent jobs
+     * after `cursor` (in parallel), keeps those with `status`, and says where to go on from
+     * (`next_cursor`, absent at the end), so a rare status costs several short pages, never one
+     * long one.
+     */
+    async list(
+      keyId: string,
+      opts: { status?: JobStatus; limit: number; cursor?: number },
+    ): Promise<{ jobs: JobView[]; next_cursor?: number }> {
+      const idx = keys.keyJobs(keyId);
+      const start = opts.cursor ?? 0;
+      const scan = opts.status ? opts.limit * LIST_SCAN_FACTOR : opts.limit;
+      const ids = await redis.zrevrange(idx, start, start + scan - 1);
+      const views = await Promise.all(
+        ids.map(async (id) => {
+          const provider = providerOfJobId(id);
+          const job = provider && (await deps.queues[provider].getJob(id));
+          if (job && provider) return viewOf(job, provider, { position: false });
+          const raw = await redis.get(keys.jobTombstone(id));
+          return raw ? tombView(JSON.parse(raw) as Tombstone) : undefined; // expired: skipped
+        }),
+      );
+      const jobs: JobView[] = [];
+      let used = 0;
+      for (const v of views) {
+        used++;
+        if (v && (!opts.status || v.status === opts.status)) jobs.push(v);
+        if (jobs.length === opts.limit) break;
+      }
+      const more = ids.length === scan || used < ids.length;
+      return more ? { jobs, next_cursor: start + used } : { jobs };
     },
 
     /**
@@ -211,7 +249,7 @@ export function createJobsService(deps: JobsServiceDeps) {
      * (created: false); see idempotency.service.ts.
      */
     async submit(
-      keyName: string,
+      caller: Caller,
       provider: Provider,
       request: GenerateRequest,
       opts: { idempotencyKey?: string; requestId?: string },
@@ -222,7 +260,7 @@ export function createJobsService(deps: JobsServiceDeps) {
         const job = await deps.generate.submit({
           provider,
           request: { ...request, stream: true },
-          caller: { keyName },
+          caller,
           requestId: opts.requestId,
           jobId,
           requireWorker: false,
@@ -240,12 +278,12 @@ export function createJobsService(deps: JobsServiceDeps) {
       };
       if (!opts.idempotencyKey) return submitNew(newJobId(provider));
       const { value } = await deps.idempotency.once(
-        keyName,
+        caller.keyId,
         opts.idempotencyKey,
         [provider, request.systemPrompt, request.userPrompt, request.model ?? null],
         () => newJobId(provider),
         submitNew,
-        async (jobId) => ({ view: await view(keyName, jobId), created: false }),
+        async (jobId) => ({ view: await view(caller.keyId, jobId), created: false }),
       );
       return value;
     },

@@ -8,10 +8,11 @@ import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
 
 // KEYS: 1 key record, 2 leases, 3 the job's cancel-requested flag. ARGV: 1 now, 2 job id,
-// 3 new expiry. Returns 1 (run), 0 (wait: the key is at its concurrency limit) or -1 (the job
-// was cancelled before it started: no lease is taken).
+// 3 new expiry. Returns 1 (run), 0 (wait: the key is at its concurrency limit), -1 (the job
+// was cancelled before it started) or -2 (its key was revoked): no lease is taken for those.
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
@@ -28,25 +29,25 @@ export function createLeases(deps: { redis: Redis; keys: RedisKeys; now?: () => 
   const acquire = redisScript(deps.redis, ACQUIRE);
   return {
     /**
-     * At the start of a run, in one step: `cancelled` if a cancel was requested for the job;
-     * else renews (or re-takes) its lease until now + `ttlMs` (`run`), or `wait` when the key is
+     * At the start of a run, in one step: `cancelled` if a cancel was requested for the job,
+     * `revoked` if its key is gone; else renews (or re-takes) its lease until now + `ttlMs` (`run`), or `wait` when the key is
      * at its concurrency limit.
      */
     async acquireForRun(
-      keyName: string,
+      keyId: string,
       jobId: string,
       ttlMs: number,
-    ): Promise<'run' | 'wait' | 'cancelled'> {
+    ): Promise<'run' | 'wait' | 'cancelled' | 'revoked'> {
       const now = clock();
       const r = await acquire(
-        [deps.keys.apiKey(keyName), deps.keys.leases(keyName), deps.keys.cancelRequested(jobId)],
+        [deps.keys.apiKey(keyId), deps.keys.leases(keyId), deps.keys.cancelRequested(jobId)],
         [now, jobId, now + ttlMs],
       );
-      return r === 1 ? 'run' : r === -1 ? 'cancelled' : 'wait';
+      return r === 1 ? 'run' : r === -1 ? 'cancelled' : r === -2 ? 'revoked' : 'wait';
     },
     /** Leases alive now. */
-    async active(keyName: string): Promise<number> {
-      return deps.redis.zcount(deps.keys.leases(keyName), `(${clock()}`, '+inf');
+    async active(keyId: string): Promise<number> {
+      return deps.redis.zcount(deps.keys.leases(keyId), `(${clock()}`, '+inf');
     },
   };
 }

@@ -8,13 +8,13 @@ export interface LogEntry extends LogEntryInput {
   cost_usd: number;
 }
 
-/** Newest first; `key` narrows to one key's log. */
+/** Newest first; `keyId` narrows to one key's log. */
 export async function readLogs(
   redis: Redis,
   keys: RedisKeys,
-  opts: { key?: string; limit: number },
+  opts: { keyId?: string; limit: number },
 ): Promise<LogEntry[]> {
-  const list = opts.key ? keys.keyLogs(opts.key) : keys.logs;
+  const list = opts.keyId ? keys.keyLogs(opts.keyId) : keys.logs;
   const raw = await redis.lrange(list, 0, opts.limit - 1);
   return raw.map((line) => {
     const { cost_micros, ...rest } = JSON.parse(line) as LogEntryInput & {

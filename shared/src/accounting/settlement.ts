@@ -11,12 +11,14 @@
  */
 import type { Redis } from 'ioredis';
 import type { ErrorType } from '../errors.js';
-import { CANCELLED_ERROR, ZERO_USAGE, type GenerateJobData, type Usage } from '../jobs.js';
+import { CANCELLED_ERROR, jobOwner, ZERO_USAGE, type GenerateJobData, type Usage } from '../jobs.js';
 import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
 
-// KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs
+// KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs,
+//       9 key record (a revoked key's counters and log are not brought back: only the global log
+//       and the job's own records are written for it)
 // ARGV: 1 job id, 2-5 input/output/cache creation/cache read tokens, 6 cost micros, 7 final,
 //       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl
 const SETTLE = `
@@ -31,7 +33,8 @@ local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 
 local tokens = 0
 for i = 1, 4 do tokens = tokens + tonumber(ARGV[i + 1]) end
 local cost = tonumber(ARGV[6])
-for k = 1, 3 do
+local live = redis.call('EXISTS', KEYS[9]) == 1
+for k = 1, (live and 3 or 0) do
   if tokens > 0 or cost > 0 then
     for i = 1, 4 do redis.call('HINCRBY', KEYS[k], fields[i], ARGV[i + 1]) end
     redis.call('HINCRBY', KEYS[k], 'tokens', tokens)
@@ -39,8 +42,10 @@ for k = 1, 3 do
   end
   if final and ARGV[8] == '1' then redis.call('HINCRBY', KEYS[k], 'errors', 1) end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[11])
-redis.call('EXPIRE', KEYS[2], ARGV[12])
+if live then
+  redis.call('EXPIRE', KEYS[1], ARGV[11])
+  redis.call('EXPIRE', KEYS[2], ARGV[12])
+end
 for i = 1, 4 do redis.call('HINCRBY', KEYS[5], fields[i], ARGV[i + 1]) end
 redis.call('HINCRBY', KEYS[5], 'cost_micros', cost)
 redis.call('EXPIRE', KEYS[5], ARGV[13])
@@ -58,8 +63,10 @@ local line = cjson.encode(entry)
 local cap = tonumber(ARGV[10]) - 1
 redis.call('LPUSH', KEYS[7], line)
 redis.call('LTRIM', KEYS[7], 0, cap)
-redis.call('LPUSH', KEYS[8], line)
-redis.call('LTRIM', KEYS[8], 0, cap)
+if live then
+  redis.call('LPUSH', KEYS[8], line)
+  redis.call('LTRIM', KEYS[8], 0, cap)
+end
 redis.call('DEL', KEYS[5])
 return 1
 `;
@@ -69,7 +76,9 @@ export type JobOutcome = 'completed' | 'failed' | 'cancelled';
 /** A request log entry as written (usage and cost are added by the script). */
 export interface LogEntryInput {
   time: string;
+  /** The key's name when the job was made (a label). */
   key: string;
+  key_id: string;
   provider: string;
   model: string;
   status: JobOutcome;
@@ -86,7 +95,8 @@ export interface LogEntryInput {
 }
 
 interface SettleInput {
-  keyName: string;
+  /** The owning key's id. */
+  keyId: string;
   jobId: string;
   /** This run's usage (zero when nothing ran). */
   usage: Usage;
@@ -146,14 +156,15 @@ export function createSettlement(deps: SettlementDeps) {
     const u = input.usage;
     const r = await settleScript(
       [
-        keys.usageDay(input.keyName, utcDay(now)),
-        keys.usageMonth(input.keyName, utcMonth(now)),
-        keys.usageTotal(input.keyName),
-        keys.leases(input.keyName),
+        keys.usageDay(input.keyId, utcDay(now)),
+        keys.usageMonth(input.keyId, utcMonth(now)),
+        keys.usageTotal(input.keyId),
+        keys.leases(input.keyId),
         keys.jobUsage(input.jobId),
         keys.settled(input.jobId),
         keys.logs,
-        keys.keyLogs(input.keyName),
+        keys.keyLogs(input.keyId),
+        keys.apiKey(input.keyId),
       ],
       [
         input.jobId,
@@ -179,7 +190,7 @@ export function createSettlement(deps: SettlementDeps) {
     const now = clock();
     const failed = end.status !== 'completed';
     return settle({
-      keyName: job.data.keyName,
+      keyId: jobOwner(job.data),
       jobId: job.id,
       usage: spent.usage,
       costMicros: spent.costMicros,
@@ -206,7 +217,7 @@ export function createSettlement(deps: SettlementDeps) {
     /** A run ended but the job goes on (a retry, a hold, a hand-back): add what it consumed. */
     async addRun(job: SettledJob, spent: RunSpend): Promise<void> {
       await settle({
-        keyName: job.data.keyName,
+        keyId: jobOwner(job.data),
         jobId: job.id,
         usage: spent.usage,
         costMicros: spent.costMicros,
@@ -249,6 +260,7 @@ function logEntryFor(
   const entry: LogEntryInput = {
     time: new Date(opts.now).toISOString(),
     key: data.keyName,
+    key_id: jobOwner(data),
     provider: data.provider,
     model: data.model,
     status: outcome.status,
