@@ -28,12 +28,20 @@ async function makeKey(name: string, limits: Record<string, number> = {}) {
   });
 }
 
+/** Admission as the API builds it, with no queue caps and no cost bound. */
+const admissionDefaults = {
+  maxQueuedDefault: 0,
+  providerQueueCap: 0,
+  waitListKey: (p: string) => `${h.prefix}:${p}:wait`,
+  costBoundMicros: () => 0,
+};
+
 afterAll(() => h.cleanup());
 
 describe('leases', () => {
   it('a lease taken at admission expires, freeing the slot', async () => {
     let now = 1_000_000;
-    const admission = createAdmission({ redis, keys, leaseMs: 5_000, now: () => now });
+    const admission = createAdmission({ ...admissionDefaults, redis, keys, leaseMs: 5_000, now: () => now });
     await makeKey('lease1', { maxConcurrent: 1 });
     await admission.admit({ keyId: 'lease1', keyName: 'lease1' }, 'claude', 'job-a');
     await expect(
@@ -48,7 +56,7 @@ describe('leases', () => {
 
   it('a run renews its own lease, and waits when its lease lapsed and the key is full', async () => {
     let now = 2_000_000;
-    const admission = createAdmission({ redis, keys, leaseMs: 1_000, now: () => now });
+    const admission = createAdmission({ ...admissionDefaults, redis, keys, leaseMs: 1_000, now: () => now });
     const leases = createLeases({ redis, keys, now: () => now });
     await makeKey('lease2', { maxConcurrent: 1 });
     await admission.admit({ keyId: 'lease2', keyName: 'lease2' }, 'claude', 'job-a');

@@ -23,20 +23,28 @@ import {
 } from './accounting/periods.js';
 
 // KEYS: 1 key record, 2 usage day, 3 usage month, 4 usage total, 5 requests this minute,
-//       6 leases, 7 job index, 8 the provider's live-worker set (all from redis-keys.ts)
+//       6 leases, 7 job index, 8 the provider's live-worker set, 9 the key's queued jobs,
+//       10 the provider's wait list (BullMQ's), 11 the key's cost reservations
 // ARGV: 1 now ms, 2 provider, 3 job id, 4 lease expiry ms, 5 day ttl s, 6 month ttl s,
 //       7 job-index horizon ms, 8 worker heartbeat ttl ms (0 = do not require a live worker),
-//       9 provider held ms
+//       9 provider held ms, 10 maxQueued of a key that has none, 11 jobs waiting per provider
+//       at most (0 = no cap), 12 this request's cost bound (micro-dollars)
 // Checks in the order a client should hear about them: key gone, provider not allowed, no
-// worker, subscription exhausted, then the key's limits.
-// Returns {'ok'} or {'unknown_key'} / {'provider'} / {'no_worker'} / {'exhausted', ms} /
-// {'<limit>', '<value>'}.
+// worker, subscription exhausted, queue full, then the key's limits.
+// Dollar limits hold under concurrency: a request is admitted while the key's spend plus what
+// its requests in flight have reserved is under the limit, and then reserves its own bound
+// (released by settlement, or when its lease lapses). Spend can thus pass a limit by at most
+// one request's bound.
+// Returns {'ok', reserved micros} or {'unknown_key'} / {'provider'} / {'no_worker'} /
+// {'exhausted', ms} / {'queue_full', cap} / {'<limit>', '<value>'}.
 const ADMIT = `
-local rec, dayKey, monthKey, totalKey, rpmKey, leasesKey, jobsKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local rec, dayKey, monthKey, totalKey, rpmKey, leasesKey, jobsKey, queuedKey, reservedKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[11]
+local now = tonumber(ARGV[1])
 if redis.call('EXISTS', rec) == 0 then return {'unknown_key'} end
 local f = redis.call('HMGET', rec, 'allowedProviders', 'maxRequestsPerMinute', 'maxRequestsPerDay',
-  'maxRequestsPerMonth', 'maxTokensPerMonth', 'maxCostPerDayMicros', 'maxCostPerMonthMicros', 'maxConcurrent')
+  'maxRequestsPerMonth', 'maxTokensPerMonth', 'maxCostPerDayMicros', 'maxCostPerMonthMicros', 'maxConcurrent',
+  'maxQueued')
 local function n(v) return tonumber(v) or 0 end
 if f[1] and f[1] ~= '' then
   local allowed = false
@@ -48,6 +56,8 @@ if workerTtl > 0 and redis.call('ZCOUNT', KEYS[8], tonumber(ARGV[1]) - workerTtl
   return {'no_worker'}
 end
 if tonumber(ARGV[9]) > 0 then return {'exhausted', ARGV[9]} end
+local providerCap = tonumber(ARGV[11])
+if providerCap > 0 and redis.call('LLEN', KEYS[10]) >= providerCap then return {'queue_full', ARGV[11]} end
 local rpm = n(f[2])
 if rpm > 0 and n(redis.call('GET', rpmKey)) >= rpm then return {'maxRequestsPerMinute', f[2]} end
 local day = redis.call('HMGET', dayKey, 'requests', 'cost_micros')
@@ -55,10 +65,22 @@ local month = redis.call('HMGET', monthKey, 'requests', 'tokens', 'cost_micros')
 if n(f[3]) > 0 and n(day[1]) >= n(f[3]) then return {'maxRequestsPerDay', f[3]} end
 if n(f[4]) > 0 and n(month[1]) >= n(f[4]) then return {'maxRequestsPerMonth', f[4]} end
 if n(f[5]) > 0 and n(month[2]) >= n(f[5]) then return {'maxTokensPerMonth', f[5]} end
-if n(f[6]) > 0 and n(day[2]) >= n(f[6]) then return {'maxCostPerDay', f[6]} end
-if n(f[7]) > 0 and n(month[3]) >= n(f[7]) then return {'maxCostPerMonth', f[7]} end
-redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', now)
+local dollars = n(f[6]) > 0 or n(f[7]) > 0
+local reserved = 0
+if dollars then
+  local r = redis.call('HGETALL', reservedKey)
+  for i = 1, #r, 2 do
+    if redis.call('ZSCORE', leasesKey, r[i]) then reserved = reserved + tonumber(r[i + 1])
+    else redis.call('HDEL', reservedKey, r[i]) end
+  end
+end
+if n(f[6]) > 0 and n(day[2]) + reserved >= n(f[6]) then return {'maxCostPerDay', f[6]} end
+if n(f[7]) > 0 and n(month[3]) + reserved >= n(f[7]) then return {'maxCostPerMonth', f[7]} end
 if n(f[8]) > 0 and redis.call('ZCARD', leasesKey) >= n(f[8]) then return {'maxConcurrent', f[8]} end
+local maxQueued = n(f[9] or ARGV[10])
+redis.call('ZREMRANGEBYSCORE', queuedKey, '-inf', ARGV[7])
+if maxQueued > 0 and redis.call('ZCARD', queuedKey) >= maxQueued then return {'maxQueued', tostring(maxQueued)} end
 redis.call('HINCRBY', dayKey, 'requests', 1)
 redis.call('EXPIRE', dayKey, ARGV[5])
 redis.call('HINCRBY', monthKey, 'requests', 1)
@@ -69,9 +91,12 @@ if rpm > 0 then
   redis.call('EXPIRE', rpmKey, 120)
 end
 redis.call('ZADD', leasesKey, ARGV[4], ARGV[3])
-redis.call('ZADD', jobsKey, ARGV[1], ARGV[3])
+redis.call('ZADD', queuedKey, now, ARGV[3])
+redis.call('ZADD', jobsKey, now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', jobsKey, '-inf', ARGV[7])
-return {'ok'}
+local bound = dollars and tonumber(ARGV[12]) or 0
+if bound > 0 then redis.call('HSET', reservedKey, ARGV[3], bound) end
+return {'ok', tostring(bound)}
 `;
 
 export interface AdmissionDeps {
@@ -81,7 +106,21 @@ export interface AdmissionDeps {
   leaseMs: number;
   /** How long a job stays in its key's job list (ms): the job result retention. */
   jobIndexMs?: number;
+  /** MAX_QUEUED_PER_KEY: the queued-job cap of a key that sets none. */
+  maxQueuedDefault: number;
+  /** MAX_QUEUED_PER_PROVIDER: jobs waiting in one provider's queue at most (0 = no cap). */
+  providerQueueCap: number;
+  /** The name of the provider's wait list (BullMQ's own key, from the queue). */
+  waitListKey: (provider: Provider) => string;
+  /** The cost a request reserves against its key's dollar limits (micro-dollars). */
+  costBoundMicros: (provider: Provider) => number;
   now?: () => number;
+}
+
+/** What admission granted. */
+export interface Admitted {
+  /** The cost bound reserved against the key's dollar limits (0 when it has none), micro-dollars. */
+  reservedMicros: number;
 }
 
 /** Who is asking: an authenticated key (its id is what counts; its name is a label). */
@@ -109,6 +148,7 @@ function refusal(limit: string, value: string, now: number): BridgeError {
     maxCostPerDay: [`Daily cost limit reached (${usd(v)}/day)`, secondsToNextDay(now)],
     maxCostPerMonth: [`Monthly cost limit reached (${usd(v)}/month)`, secondsToNextMonth(now)],
     maxConcurrent: [`Concurrency limit reached (${v} at once)`, 1],
+    maxQueued: [`Queued-job limit reached (${v} waiting)`, 5],
   };
   const [message, retryAfterS] = table[limit] ?? [`Limit reached (${limit})`, 60];
   const limitValue = limit.startsWith('maxCost') ? v / 1_000_000 : v;
@@ -134,7 +174,7 @@ export function createAdmission(deps: AdmissionDeps) {
       provider: Provider,
       jobId: string,
       serve: ServeCheck = { workerTtlMs: 0, heldMs: 0 },
-    ): Promise<void> {
+    ): Promise<Admitted> {
       const now = clock();
       const id = caller.keyId;
       const res = (await admitScript(
@@ -147,6 +187,9 @@ export function createAdmission(deps: AdmissionDeps) {
           keys.leases(id),
           keys.keyJobs(id),
           keys.providerWorkers(provider),
+          keys.queuedJobs(id),
+          deps.waitListKey(provider),
+          keys.costReservations(id),
         ],
         [
           now,
@@ -158,10 +201,22 @@ export function createAdmission(deps: AdmissionDeps) {
           now - (deps.jobIndexMs ?? 86_400_000),
           serve.workerTtlMs,
           serve.heldMs,
+          deps.maxQueuedDefault,
+          deps.providerQueueCap,
+          deps.costBoundMicros(provider),
         ],
       )) as string[];
       const [verdict, value] = res;
-      if (verdict === 'ok') return;
+      if (verdict === 'ok') return { reservedMicros: Number(value) };
+      if (verdict === 'queue_full') {
+        throw new BridgeError(
+          'unavailable',
+          `The ${provider} queue is full (${value} jobs waiting); try again later`,
+          {
+            retryAfterS: 10,
+          },
+        );
+      }
       if (verdict === 'unknown_key') throw new BridgeError('unauthorized', 'Invalid API key');
       if (verdict === 'provider') throw new BridgeError('forbidden', `This key may not use ${provider}`);
       if (verdict === 'no_worker') {

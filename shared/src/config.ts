@@ -21,6 +21,15 @@ const int = (name: string, min: number, max: number, def: number) => {
   );
 };
 
+/** US dollars, 0-`max`; unset or blank = `def`. */
+const usd = (name: string, max: number, def: number) => {
+  const error = `${name} must be an amount of US dollars, 0-${max}`;
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error }).min(0, { error }).max(max, { error }).default(def),
+  );
+};
+
 /** A trimmed string; unset or blank = `def`. */
 const str = (def: string) => z.preprocess(blankToUndefined, z.string().trim().default(def));
 
@@ -102,6 +111,8 @@ const baseSchema = z.object({
   SSE_HEARTBEAT_MS: int('SSE_HEARTBEAT_MS', 100, 15_000, 10_000),
   SSE_MAX_STREAMS: int('SSE_MAX_STREAMS', 1, 1_000_000, 2_000),
   SSE_MAX_STREAMS_PER_KEY: int('SSE_MAX_STREAMS_PER_KEY', 1, 1_000_000, 50),
+  MAX_QUEUED_PER_KEY: int('MAX_QUEUED_PER_KEY', 0, 1_000_000, 100),
+  MAX_QUEUED_PER_PROVIDER: int('MAX_QUEUED_PER_PROVIDER', 0, 10_000_000, 1_000),
 
   // Redis
   REDIS_URL: str('redis://127.0.0.1:6379'),
@@ -134,6 +145,7 @@ const baseSchema = z.object({
   CLAUDE_TIMEOUT_MS: int('CLAUDE_TIMEOUT_MS', 1000, MAX_MS, 120_000),
   CLAUDE_MAX_BUFFER_BYTES: int('CLAUDE_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
   CLAUDE_CODE_MAX_RETRIES: int('CLAUDE_CODE_MAX_RETRIES', 0, 20, 2),
+  CLAUDE_COST_BOUND_USD: usd('CLAUDE_COST_BOUND_USD', 1_000, 1),
 
   // Codex
   CODEX_BIN: str('codex'),
@@ -141,6 +153,7 @@ const baseSchema = z.object({
   CODEX_MODELS: list(['gpt-*', 'codex-*', 'o3*', 'o4*']),
   CODEX_TIMEOUT_MS: int('CODEX_TIMEOUT_MS', 1000, MAX_MS, 180_000),
   CODEX_MAX_BUFFER_BYTES: int('CODEX_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
+  CODEX_COST_BOUND_USD: usd('CODEX_COST_BOUND_USD', 1_000, 1),
   CODEX_PRICING_FILE: str('./codex-pricing.json'),
 
   // Start-up (npm start)

@@ -82,6 +82,13 @@ export function tooManyFailedAuthentications(pttlMs: number): BridgeError {
 /** Anything caught → a BridgeError; unknown errors become an opaque 500. */
 export function toBridgeError(err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
+  if (err instanceof Error && err.message.startsWith('OOM ')) {
+    // Redis at its maxmemory with noeviction refuses writes: a full store, not a bridge bug.
+    return new BridgeError('unavailable', "The bridge's Redis is full; try again later", {
+      cause: err,
+      retryAfterS: 30,
+    });
+  }
   if (isRedisUnavailable(err)) {
     return new BridgeError('unavailable', 'The bridge cannot reach Redis; try again shortly', {
       cause: err,

@@ -57,6 +57,8 @@ export const generateJobDataSchema = z.object({
   requestId: z.string().optional(),
   /** Epoch ms at which the API accepted the request. */
   submittedAt: z.number().int(),
+  /** The cost bound reserved at admission (micro-dollars; absent = none): the CLI may spend no more. */
+  costBoundMicros: z.number().int().positive().optional(),
 });
 export type GenerateJobData = z.infer<typeof generateJobDataSchema>;
 

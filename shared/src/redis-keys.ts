@@ -31,6 +31,10 @@ export function redisKeys(prefix: string) {
     /** Counter: a key's admitted requests in one epoch minute. */
     rpm: (keyId: string, minute: number) => `${prefix}:rpm:${keyId}:${minute}`,
     rpmPattern: (keyId: string) => `${prefix}:rpm:${keyId}:*`,
+    /** Sorted set: a key's jobs admitted and not yet started, job id → admitted at (ms). */
+    queuedJobs: (keyId: string) => `${prefix}:queued:${keyId}`,
+    /** Hash: a key's cost reservations, job id → micro-dollars (until the job is settled). */
+    costReservations: (keyId: string) => `${prefix}:reserved:${keyId}`,
     /** Sorted set: a key's concurrency leases, job id → expiry (ms). */
     leases: (keyId: string) => `${prefix}:leases:${keyId}`,
     /** Hash: usage accumulated by one job over its runs, until it is settled. */

@@ -66,7 +66,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const jobId = input.jobId ?? newJobId(input.provider);
     const sync = input.requireWorker !== false;
     const { keyId, keyName } = input.caller;
-    await deps.admission.admit(input.caller, input.provider, jobId, {
+    const { reservedMicros } = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
       heldMs: sync ? await heldMs(input.provider) : 0,
     });
@@ -85,6 +85,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
           stream: input.request.stream ?? false,
           requestId: input.requestId,
           submittedAt: Date.now(),
+          ...(reservedMicros > 0 ? { costBoundMicros: reservedMicros } : {}),
         },
         { jobId },
       );

@@ -5,6 +5,7 @@ import {
   createSettlement,
   createWorkerRegistry,
   readLogs,
+  usdToMicros,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
@@ -26,6 +27,11 @@ export function createApiServices(c: ApiClients) {
     keys,
     leaseMs: config.CONCURRENCY_LEASE_MS,
     jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
+    maxQueuedDefault: config.MAX_QUEUED_PER_KEY,
+    providerQueueCap: config.MAX_QUEUED_PER_PROVIDER,
+    waitListKey: (p) => c.queues[p].toKey('wait'),
+    costBoundMicros: (p) =>
+      usdToMicros(p === 'claude' ? config.CLAUDE_COST_BOUND_USD : config.CODEX_COST_BOUND_USD),
   });
   const settlement = createSettlement({
     redis,

@@ -64,7 +64,8 @@ export function createJobWaiters(queueEvents: Record<Provider, QueueEvents>) {
     async untilEnded(job: GenerateJob, timeoutMs: number): Promise<JobEnd> {
       const wait = expect(job.id!, timeoutMs);
       const state = await job.getState().catch(() => 'unknown');
-      if (state === 'completed' || state === 'failed') wait.cancel();
+      // Ended, or gone altogether (removed while queued): nothing more will come.
+      if (state === 'completed' || state === 'failed' || state === 'unknown') wait.cancel();
       return wait.ended;
     },
 

@@ -29,6 +29,7 @@ export const limitsInputSchema = z
     maxCostPerDay: dollars('maxCostPerDay'),
     maxCostPerMonth: dollars('maxCostPerMonth'),
     maxConcurrent: count('maxConcurrent'),
+    maxQueued: count('maxQueued'),
     maxRequestsPerMinute: count('maxRequestsPerMinute'),
     allowedProviders: z.array(
       z.enum(PROVIDERS, { error: `allowedProviders may hold only ${PROVIDERS.join(', ')}` }),
@@ -49,6 +50,8 @@ export interface KeyLimits {
   maxCostPerDay: number;
   maxCostPerMonth: number;
   maxConcurrent: number;
+  /** Jobs admitted and not started yet; null = the server's MAX_QUEUED_PER_KEY. */
+  maxQueued: number | null;
   maxRequestsPerMinute: number;
   /** Empty = every provider. */
   allowedProviders: Provider[];
@@ -76,6 +79,7 @@ export function limitsFromHash(h: Record<string, string | undefined>): KeyLimits
     maxCostPerDay: microsToUsd(n(h.maxCostPerDayMicros)),
     maxCostPerMonth: microsToUsd(n(h.maxCostPerMonthMicros)),
     maxConcurrent: n(h.maxConcurrent),
+    maxQueued: h.maxQueued === undefined || h.maxQueued === '' ? null : Number(h.maxQueued),
     maxRequestsPerMinute: n(h.maxRequestsPerMinute),
     allowedProviders: (h.allowedProviders ?? '')
       .split(',')

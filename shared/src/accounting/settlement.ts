@@ -18,7 +18,8 @@ import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './peri
 
 // KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs,
 //       9 key record (a revoked key's counters and log are not brought back: only the global log
-//       and the job's own records are written for it)
+//       and the job's own records are written for it), 10 the key's queued jobs, 11 the key's
+//       cost reservations (the job leaves both when it is over)
 // ARGV: 1 job id, 2-5 input/output/cache creation/cache read tokens, 6 cost micros, 7 final,
 //       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl
 const SETTLE = `
@@ -27,6 +28,7 @@ local final = ARGV[7] == '1'
 -- second run took is given back.
 if final and redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[11], ARGV[1])
   return 0
 end
 local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'}
@@ -52,6 +54,8 @@ redis.call('EXPIRE', KEYS[5], ARGV[13])
 if not final then return 1 end
 redis.call('SET', KEYS[6], '1', 'EX', ARGV[13])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[10], ARGV[1])
+redis.call('HDEL', KEYS[11], ARGV[1])
 local acc = redis.call('HGETALL', KEYS[5])
 local usage = {}
 for i = 1, #acc, 2 do usage[acc[i]] = tonumber(acc[i + 1]) end
@@ -165,6 +169,8 @@ export function createSettlement(deps: SettlementDeps) {
         keys.logs,
         keys.keyLogs(input.keyId),
         keys.apiKey(input.keyId),
+        keys.queuedJobs(input.keyId),
+        keys.costReservations(input.keyId),
       ],
       [
         input.jobId,

@@ -26,7 +26,7 @@ export interface ClaudeAdapterOptions {
 }
 
 export function claudeArgs(
-  data: Pick<GenerateJobData, 'model' | 'stream'>,
+  data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros'>,
   systemPromptFile: string,
 ): string[] {
   const format = data.stream
@@ -46,7 +46,23 @@ export function claudeArgs(
     '--setting-sources',
     '',
     '--no-session-persistence',
+    // The cost reserved against the key's dollar limits: the CLI stops (and fails) past it.
+    ...(data.costBoundMicros ? ['--max-budget-usd', (data.costBoundMicros / 1_000_000).toFixed(6)] : []),
   ];
+}
+
+/** Usage summed over `modelUsage`: a run stopped at its budget reports its tokens only there. */
+function usageOfModels(modelUsage: Record<string, unknown> | undefined): Usage {
+  const u = { ...ZERO_USAGE };
+  for (const m of Object.values(modelUsage ?? {})) {
+    const n = (v: unknown) => (typeof v === 'number' && v >= 0 ? Math.round(v) : 0);
+    const r = (m ?? {}) as Record<string, unknown>;
+    u.input_tokens += n(r.inputTokens);
+    u.output_tokens += n(r.outputTokens);
+    u.cache_creation_input_tokens += n(r.cacheCreationInputTokens);
+    u.cache_read_input_tokens += n(r.cacheReadInputTokens);
+  }
+  return u;
 }
 
 interface ClaudeResultLine {
@@ -113,6 +129,14 @@ export function parseClaudeRun(
       `claude reported an error (${res.subtype ?? 'unknown'})`;
     const status = res.api_error_status ?? undefined;
     const spent = { usage, costMicros };
+    if (res.subtype === 'error_max_budget_usd') {
+      // The model answered, but the answer cost more than the request's bound: it is paid for.
+      throw new CliFailure('fatal', `The answer cost more than this request's cost bound (${message})`, {
+        type: 'limit_exceeded',
+        usage: usageOfModels(res.modelUsage),
+        costMicros,
+      });
+    }
     if (status === 429 && isUsageLimitMessage(message)) {
       throw new CliFailure('usage_limit', message, {
         ...spent,
