@@ -520,8 +520,9 @@ describe('Dockerfile.worker', () => {
       .find((r) => /npm (i|install) (-g|--global)\b/.test(r));
     expect(run).toBeDefined();
     expect(run).not.toMatch(/--ignore-scripts|--omit=optional/);
-    const pins = (JSON.parse(read('tests/package.json')) as { devDependencies: Record<string, string> })
-      .devDependencies;
+    const pins = (
+      JSON.parse(read('tests/real-clis/package.json')) as { dependencies: Record<string, string> }
+    ).dependencies;
     for (const pkg of ['@anthropic-ai/claude-code', '@openai/codex']) {
       expect(run).toContain(`${pkg}@${pins[pkg]!}`);
     }

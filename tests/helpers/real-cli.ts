@@ -1,4 +1,5 @@
-// Helpers to run the REAL `claude` and `codex` CLIs (devDependencies of this workspace) offline,
+// Helpers to run the REAL `claude` and `codex` CLIs (pinned in tests/real-clis, installed on demand)
+// offline,
 // against tests/helpers/mock-model-server.ts: where their executables are, a scratch HOME per
 // run, and the exact environment each needs to start non-interactively with no network.
 import { spawn } from 'node:child_process';
@@ -7,9 +8,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ensureRealClis, REAL_CLIS_DIR } from './install-clis.js';
 import type { Json } from './mock-model-server.js';
 
-const require = createRequire(import.meta.url);
+// The CLIs are installed on demand, apart from the bridge's own dependencies (install-clis.ts).
+const require = createRequire(join(REAL_CLIS_DIR, 'package.json'));
 
 /**
  * Absolute path of the native `claude` binary.
@@ -21,6 +24,7 @@ const require = createRequire(import.meta.url);
  * from there and need no install script at all.
  */
 export function claudeBin(): string {
+  ensureRealClis();
   const musl = process.platform === 'linux' && isMusl() ? '-musl' : '';
   const pkg = `@anthropic-ai/claude-code-${process.platform}-${process.arch}${musl}`;
   const exe = process.platform === 'win32' ? 'claude.exe' : 'claude';
@@ -45,6 +49,7 @@ export function claudeBin(): string {
  * execve()s the native binary from @openai/codex-<platform>). @openai/codex has no install script.
  */
 export function codexBin(): string {
+  ensureRealClis();
   return join(dirname(require.resolve('@openai/codex/package.json')), 'bin', 'codex.js');
 }
 
