@@ -1,7 +1,9 @@
 /**
  * Codex as an answering model: `codex exec` with JSON events, no git check, no session kept, a
- * read-only sandbox AND the shell tool disabled (the sandbox alone still lets it read any file),
- * plugins and analytics off. System and user prompt go on stdin together.
+ * read-only sandbox AND every tool that can reach the host switched off (the sandbox alone still
+ * lets the shell read any file, and view_image reads any image), plugins and analytics off.
+ * What the model is still offered cannot touch the host: see `codexArgs`. System and user prompt
+ * go on stdin together.
  */
 import {
   costMicros as priceRun,
@@ -25,21 +27,42 @@ export interface CodexAdapterOptions {
 }
 
 export function codexArgs(model: string): string[] {
+  // prettier-ignore
   return [
     'exec',
     '--json',
     '--skip-git-repo-check',
     '--ephemeral',
-    '--sandbox',
-    'read-only',
-    '--disable',
-    'shell_tool',
-    '--disable',
-    'plugins',
-    '-c',
-    'analytics.enabled=false',
-    '-m',
-    model,
+    // Writes (apply_patch, shell) are refused by the sandbox, with approvals never asked in exec.
+    '--sandbox', 'read-only',
+    // The switches below were each checked against the request codex 0.171.0 sends the model
+    // (tests/real-cli-tools.test.ts records it and drives every tool still offered). An unknown
+    // feature name makes codex exit ("Unknown feature flag"), so a CLI that renamed one of
+    // them fails closed instead of offering the tool again.
+    // The shell: exec_command / shell_command, top-level or inside code mode's `exec`.
+    '--disable', 'shell_tool',
+    // Reads any image the sandbox lets it read (read-only = the whole disk) and hands it to the
+    // model: it sent a PNG from outside the scratch directory.
+    '--disable', 'view_image',
+    // create_goal / get_goal / update_goal.
+    '--disable', 'goals',
+    // clock.sleep.
+    '--disable', 'sleep_tool',
+    // The multi_agent_v1 namespace (spawn_agent, ...) and tool_search on non-code-mode models.
+    // Code-mode models still get the `collaboration` tools: a sub-agent runs in this process with
+    // these same flags (checked: its request offers the same tools), and spawning one with
+    // history fails under --ephemeral.
+    '--disable', 'multi_agent',
+    // Plugins and their tools; without this codex also resolves github.com at start-up.
+    '--disable', 'plugins',
+    // codex exits on a known -c key with a value of the wrong type, but ignores an unknown key:
+    // these two are proven only by the recorded request (see the test).
+    // The hosted web_search tool (runs at the provider, but fetches what the model asks).
+    '-c', 'web_search="disabled"',
+    // request_user_input / request_user_input_async (nobody answers in exec mode anyway).
+    '-c', 'tools.experimental_request_user_input.enabled=false',
+    '-c', 'analytics.enabled=false',
+    '-m', model,
     '-', // the prompt comes on stdin
   ];
 }
