@@ -180,6 +180,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         stdin: inv.stdin,
         cwd: workDir,
         env: buildCliEnv({
+          provider: data.provider,
           base: deps.baseEnv,
           passthrough: deps.config.CLI_ENV_PASSTHROUGH,
           extra: inv.env,
