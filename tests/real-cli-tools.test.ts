@@ -19,12 +19,17 @@
  *   `send_message_to_user_async` and the `collaboration` sub-agent tools, none of which reaches
  *   the host (a sub-agent is offered the same tools). No switch of 0.171.0 removes these:
  *   --disable code_mode_host / code_mode_only / multi_agent / multi_agent_v2 were tried.
+ * And whatever the model: an MCP server declared in the operator's $CODEX_HOME/config.toml was
+ * started on every run, its tools offered to the model; `-c mcp_servers={}` left it running,
+ * `-c mcp_servers.<name>.enabled=false` (what the adapter now passes for each one) stops it.
+ * Claude 2.1.197 with `--tools ""` offers nothing (`tools: []` in every request) and answers
+ * every tool call, built-in or MCP-style, with "No such tool available".
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { claudeArgs, codexArgs } from '@cli-bridge/worker';
+import { claudeArgs, codexArgs, codexMcpServersIn } from '@cli-bridge/worker';
 import {
   startMockModelServer,
   type Json,
@@ -43,6 +48,7 @@ import {
   prepareCodex,
   runCli,
   type CliSandbox,
+  type CodexSandbox,
 } from './helpers/real-cli.js';
 
 // A 1x1 PNG; its base64 must never show up in a request.
@@ -80,6 +86,18 @@ type Secrets = Awaited<ReturnType<typeof plantSecrets>>;
 
 /** An apply_patch that creates `path`. */
 const addFile = (path: string) => `*** Begin Patch\n*** Add File: ${path}\n+pwned\n*** End Patch\n`;
+
+/**
+ * Declares in the sandbox's config.toml an MCP server, as an operator who uses codex
+ * interactively may have; starting it creates `marker`.
+ */
+async function addMcpServer(sb: CodexSandbox, name: string, marker: string) {
+  const cmd = `touch ${marker}`;
+  await appendFile(
+    join(sb.codexHome, 'config.toml'),
+    `\n[mcp_servers.${name}]\ncommand = "/bin/sh"\nargs = ["-c", ${JSON.stringify(cmd)}]\n`,
+  );
+}
 
 /** Nothing secret in any request, nothing written, the cwd still empty. */
 function expectHostUntouched(sb: CliSandbox, markers: string[]) {
@@ -152,7 +170,11 @@ const CODE_MODE_NESTED = [
 ];
 
 describe('real codex with codexArgs', { timeout: 60_000 }, () => {
-  async function runCodex(model: string, setup?: (sb: CliSandbox) => Promise<Script>) {
+  async function runCodex(
+    model: string,
+    setup?: (sb: CodexSandbox) => Promise<Script | undefined>,
+    args: (sb: CodexSandbox) => Promise<string[]> = async () => codexArgs(model),
+  ) {
     // gpt-5-codex is not in 0.171.0's built-in catalog: declare it (a catalog file replaces the
     // built-in one, so the built-in models run without it).
     const sb = await prepareCodex(mock.url, {
@@ -160,7 +182,7 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
     });
     sandboxes.push(sb);
     if (setup) mock.setScript(await setup(sb));
-    const r = await runCli(codexBin(), codexArgs(model), {
+    const r = await runCli(codexBin(), await args(sb), {
       cwd: sb.cwd,
       env: sb.env,
       stdin: 'Use your tools.',
@@ -350,6 +372,37 @@ text(JSON.stringify(out));`;
     }
     expectHostUntouched(sb, s!.markers);
   });
+
+  it.each(['gpt-5-codex', 'gpt-6.2-sol'])(
+    "%s: the operator's MCP servers are neither started nor offered",
+    async (model) => {
+      // Control: as the worker ran codex before, the server starts on every run.
+      const before = tempDir('realtools-mcp');
+      const { r: r0 } = await runCodex(model, async (sb) => {
+        await addMcpServer(sb, 'files', join(before, 'started'));
+        return undefined;
+      });
+      expect(r0.code, r0.stderr).toBe(0);
+      expect(existsSync(join(before, 'started'))).toBe(true);
+      mock.requests.length = 0;
+
+      const after = tempDir('realtools-mcp');
+      const { r } = await runCodex(
+        model,
+        async (sb) => {
+          await addMcpServer(sb, 'files', join(after, 'started'));
+          await addMcpServer(sb, 'db-tools', join(after, 'started-too'));
+          return undefined;
+        },
+        // As the worker's adapter builds them: the servers read from that config.toml.
+        async (sb) => codexArgs(model, { mcpServers: await codexMcpServersIn(sb.env) }),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(after)).toEqual([]);
+      const offered = offeredByCodex(mock.modelRequests('openai')[0]!.body);
+      expect(JSON.stringify(offered)).not.toMatch(/files|db.tools/);
+    },
+  );
 });
 
 // ---- claude ----------------------------------------------------------------------------------
@@ -449,7 +502,7 @@ describe('real codex through the bridge, code mode', () => {
     CODEX_PRICING_FILE: pricing,
     JOB_ATTEMPTS: '1',
   });
-  let box: CliSandbox;
+  let box: CodexSandbox;
   let url = '';
   let key = '';
   beforeAll(async () => {
@@ -486,5 +539,18 @@ text(JSON.stringify(out));`;
     expect(text).toContain('patch rejected: writing is blocked by read-only sandbox');
     expect(JSON.stringify(mock.requests.map((q) => q.body))).not.toContain(PNG_B64);
     expect(existsSync(marker)).toBe(false);
+  }, 60_000);
+
+  it("does not start the MCP servers of the worker's codex config", async () => {
+    const dir = tempDir('realtools-bridge-mcp');
+    await addMcpServer(box, 'files', join(dir, 'started'));
+    const res = await postJson(
+      `${url}/generate-codex`,
+      { model: 'gpt-6.2-sol', systemPrompt: '', userPrompt: 'hello' },
+      { authorization: `Bearer ${key}` },
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.content[0].text).toBe('Hello from mock-openai.');
+    expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
 });

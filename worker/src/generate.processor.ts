@@ -139,7 +139,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     try {
       const workDir = join(privateDir, 'work');
       await mkdir(workDir, { mode: 0o700 });
-      const inv = await adapter.prepare(data, { workDir, privateDir });
+      const inv = await adapter.prepare(data, { workDir, privateDir }, deps.baseEnv);
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;

@@ -5,6 +5,9 @@
  * What the model is still offered cannot touch the host: see `codexArgs`. System and user prompt
  * go on stdin together.
  */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   costMicros as priceRun,
   ZERO_USAGE,
@@ -26,7 +29,12 @@ export interface CodexAdapterOptions {
   now?: () => number;
 }
 
-export function codexArgs(model: string): string[] {
+export interface CodexArgsOptions {
+  /** MCP servers declared in the CLI's config.toml (`codexMcpServers`): each is switched off. */
+  mcpServers?: readonly string[];
+}
+
+export function codexArgs(model: string, opts: CodexArgsOptions = {}): string[] {
   // prettier-ignore
   return [
     'exec',
@@ -62,9 +70,58 @@ export function codexArgs(model: string): string[] {
     // request_user_input / request_user_input_async (nobody answers in exec mode anyway).
     '-c', 'tools.experimental_request_user_input.enabled=false',
     '-c', 'analytics.enabled=false',
+    // MCP servers of the operator's config.toml: codex starts each on every run and offers the
+    // model its tools. `-c mcp_servers={}` does not remove them (checked: the server still
+    // started); switching each off by name does. codex splits the key on dots, so a server
+    // whose name has one makes it exit ("invalid transport"): closed, not open.
+    ...(opts.mcpServers ?? []).flatMap((name) => ['-c', `mcp_servers.${name}.enabled=false`]),
     '-m', model,
     '-', // the prompt comes on stdin
   ];
+}
+
+/**
+ * Names of the MCP servers a codex config.toml declares: `[mcp_servers.NAME]` (or a sub-table of
+ * it), entries of an `[mcp_servers]` table, and top-level `mcp_servers.NAME...` keys. Quoted names
+ * come back unquoted. A light reader, not a TOML parser: it errs towards finding too many.
+ */
+export function codexMcpServers(configToml: string): string[] {
+  const names = new Set<string>();
+  const key = String.raw`(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))`;
+  const header = new RegExp(String.raw`^\s*\[\s*([^\]]*?)\s*\]\s*(?:#.*)?$`);
+  const dotted = new RegExp(String.raw`^\s*mcp_servers\s*\.\s*${key}`);
+  const entry = new RegExp(String.raw`^\s*${key}\s*[.=]`);
+  const inHeader = new RegExp(String.raw`^mcp_servers\s*\.\s*${key}`);
+  const pick = (m: RegExpExecArray) => m[1] ?? m[2] ?? m[3];
+  let table = ''; // the current [table], '' before the first
+  for (const line of configToml.split(/\r?\n/)) {
+    if (line.trim().startsWith('[[')) {
+      table = '[[]]'; // an array of tables: no server in it
+      continue;
+    }
+    const h = header.exec(line);
+    if (h) {
+      table = h[1]!;
+      const m = inHeader.exec(table);
+      if (m) names.add(pick(m)!);
+      continue;
+    }
+    const m = table === '' ? dotted.exec(line) : table === 'mcp_servers' ? entry.exec(line) : null;
+    if (m) names.add(pick(m)!);
+  }
+  return [...names];
+}
+
+/** The MCP servers of the config.toml codex reads with this environment ($CODEX_HOME or ~/.codex). */
+export async function codexMcpServersIn(env: Record<string, string | undefined>): Promise<string[]> {
+  const home = env.CODEX_HOME || join(env.HOME || homedir(), '.codex');
+  let text: string;
+  try {
+    text = await readFile(join(home, 'config.toml'), 'utf8');
+  } catch {
+    return []; // no config: no servers
+  }
+  return codexMcpServers(text);
 }
 
 /** Codex takes one prompt; the system prompt leads it, fenced so the two stay apart. */
@@ -177,10 +234,10 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
   return {
     provider: 'codex',
     bin: opts.bin,
-    async prepare(data: GenerateJobData) {
+    async prepare(data: GenerateJobData, _dirs, env = process.env) {
       return {
         bin: opts.bin,
-        args: codexArgs(data.model),
+        args: codexArgs(data.model, { mcpServers: await codexMcpServersIn(env) }),
         stdin: codexPrompt(data.systemPrompt, data.userPrompt),
         env: {},
         timeoutMs: opts.timeoutMs,
