@@ -12,6 +12,7 @@ import { readRecords } from './helpers/records.js';
 describe('buildCliEnv', () => {
   it("gives the provider's value, not the worker's, when both set a variable", () => {
     const env = buildCliEnv({
+      provider: 'claude',
       base: {
         PATH: '/usr/bin',
         HOME: '/home/u',

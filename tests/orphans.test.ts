@@ -1,7 +1,8 @@
 /**
- * After a worker dies without its shutdown (SIGKILL), its CLI runs on in its own process group
- * and its scratch directory stays. The next worker starting on the box kills that group and
- * removes the directory, and never touches the runs of live workers.
+ * After a worker dies without its shutdown (SIGKILL) and its group reaper is gone too (killed
+ * with it: tests/cli-dies-with-worker.test.ts covers the reaper), its CLI runs on in its own
+ * process group and its scratch directory stays. The next worker starting on the box kills that
+ * group and removes the directory, and never touches the runs of live workers.
  */
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createLogger } from '@cli-bridge/shared';
 import { SCRATCH_PREFIX, sweepOrphans } from '@cli-bridge/worker';
 import { tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
+import { watchdogOf } from './helpers/procs.js';
 import { isAlive, readRecords, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('orphan-records');
@@ -34,6 +36,10 @@ describe('orphaned CLIs', () => {
       5_000,
       'the CLI to start',
     );
+    // Its watchdog too, or it would kill the CLI group as soon as the worker dies; the worker
+    // stopped first, so that it cannot start another.
+    process.kill(w1.proc.pid!, 'SIGSTOP');
+    process.kill(watchdogOf(w1.proc.pid!)!, 'SIGKILL');
     await w1.stop('SIGKILL');
     const scratch = dirname(rec.cwd);
     expect(isAlive(rec.pid)).toBe(true); // orphaned, still running

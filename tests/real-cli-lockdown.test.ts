@@ -218,7 +218,7 @@ async function runDirect(
   };
   const inv = await adapters[provider].prepare(data, { workDir: sb.cwd, privateDir: sb.root });
   const passthrough = provider === 'codex' ? codexPassthrough : [];
-  const env = buildCliEnv({ base: sb.env, passthrough, extra: inv.env });
+  const env = buildCliEnv({ provider, base: sb.env, passthrough, extra: inv.env });
   const run = await runCli(inv.bin, edit(inv.args), {
     cwd: sb.cwd,
     env,
@@ -445,7 +445,7 @@ describe('codex lockdown flags', { timeout: 90_000 }, () => {
         toolResult
           ? { text: `TOOL_RESULT: ${toolResult.text}` }
           : {
-              customTool: {
+              custom: {
                 name: 'apply_patch',
                 input: `*** Begin Patch\n*** Add File: ${file}\n+written by the model\n*** End Patch\n`,
               },

@@ -117,11 +117,11 @@ async function main(): Promise<void> {
       for (const c of children) c.proc.kill('SIGKILL');
     },
   });
-  const run = (name: string, script: string) => {
+  const run = (name: string, script: string, childEnv: NodeJS.ProcessEnv) => {
     // Own process group (a terminal's Ctrl-C reaches the launcher alone, which then stops each
     // child once) and an IPC channel (a child stops when the launcher is gone).
     const proc = spawn(process.execPath, [join(root, script)], {
-      env,
+      env: childEnv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
     });
@@ -138,8 +138,11 @@ async function main(): Promise<void> {
       shutdown(`${name} exited`, 1);
     });
   };
-  run('api', 'api/dist/main.js');
-  run('worker', 'worker/dist/main.js');
+  // The admin key goes to the API alone, generated or set: the worker never uses it, and a CLI
+  // runs as the same user as its worker, so it could read the worker's /proc/<pid>/environ.
+  const { BRIDGE_ADMIN_KEY: _adminKey, ...workerEnv } = env;
+  run('api', 'api/dist/main.js', env);
+  run('worker', 'worker/dist/main.js', workerEnv);
 }
 
 main().catch((err: unknown) => {

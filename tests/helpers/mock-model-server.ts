@@ -28,14 +28,24 @@ export interface RecordedRequest {
 export interface ToolCall {
   name: string;
   input: Record<string, unknown>;
+  /** OpenAI only: the tool's namespace (codex groups tools, e.g. `collaboration.spawn_agent`). */
+  namespace?: string;
+}
+
+/**
+ * OpenAI only: a call of a FREEFORM (`custom`) tool, e.g. codex's code-mode `exec`, whose input
+ * is raw text (JavaScript source), not JSON.
+ */
+export interface CustomToolCall {
+  name: string;
+  input: string;
 }
 
 /** What the mock answers to one model call. */
 export type MockReply =
   | { text: string }
   | { tool: ToolCall }
-  /** OpenAI only: a freeform `custom_tool_call` (codex's apply_patch), its input sent as is. */
-  | { customTool: { name: string; input: string } }
+  | { custom: CustomToolCall }
   /** An HTTP error with an API-shaped JSON body. */
   | { error: { status: number; message: string; type?: string } };
 
@@ -217,7 +227,7 @@ function anthropicContent(reply: MockReply): Json {
   if ('tool' in reply)
     return { type: 'tool_use', id: id('toolu_'), name: reply.tool.name, input: reply.tool.input };
   if ('text' in reply) return { type: 'text', text: reply.text };
-  throw new Error('mock-model-server: customTool replies exist for the OpenAI API only');
+  throw new Error('the Anthropic mock has no freeform tool calls');
 }
 
 function anthropicJson(res: ServerResponse, body: Json, reply: MockReply): void {
@@ -310,27 +320,13 @@ function openaiStream(res: ServerResponse, body: Json, reply: MockReply): void {
 
   send('response.created', { response: { ...base, status: 'in_progress', output: [] } });
   let item: Json;
-  if ('customTool' in reply) {
-    item = {
-      type: 'custom_tool_call',
-      id: id('ctc_'),
-      call_id: id('call_'),
-      name: reply.customTool.name,
-      input: reply.customTool.input,
-      status: 'completed',
-    };
-    send('response.output_item.added', {
-      output_index: 0,
-      item: { ...item, input: '', status: 'in_progress' },
-    });
-    send('response.custom_tool_call_input.delta', { item_id: item.id, output_index: 0, delta: item.input });
-    send('response.custom_tool_call_input.done', { item_id: item.id, output_index: 0, input: item.input });
-  } else if ('tool' in reply) {
+  if ('tool' in reply) {
     item = {
       type: 'function_call',
       id: id('fc_'),
       call_id: id('call_'),
       name: reply.tool.name,
+      ...(reply.tool.namespace ? { namespace: reply.tool.namespace } : {}),
       arguments: JSON.stringify(reply.tool.input),
       status: 'completed',
     };
@@ -347,6 +343,29 @@ function openaiStream(res: ServerResponse, body: Json, reply: MockReply): void {
       item_id: item.id,
       output_index: 0,
       arguments: item.arguments,
+    });
+  } else if ('custom' in reply) {
+    item = {
+      type: 'custom_tool_call',
+      id: id('ctc_'),
+      call_id: id('call_'),
+      name: reply.custom.name,
+      input: reply.custom.input,
+      status: 'completed',
+    };
+    send('response.output_item.added', {
+      output_index: 0,
+      item: { ...item, input: '', status: 'in_progress' },
+    });
+    send('response.custom_tool_call_input.delta', {
+      item_id: item.id,
+      output_index: 0,
+      delta: item.input,
+    });
+    send('response.custom_tool_call_input.done', {
+      item_id: item.id,
+      output_index: 0,
+      input: item.input,
     });
   } else if ('text' in reply) {
     item = {

@@ -20,22 +20,39 @@ describe('buildCliEnv', () => {
     MY_TOOL_VAR: 'm',
   };
 
-  it("keeps only PATH, HOME, locale, the CLIs' own prefixes; forces TZ=UTC", () => {
-    expect(buildCliEnv({ base, passthrough: [] })).toEqual({
-      PATH: '/usr/bin',
-      HOME: '/home/u',
-      LANG: 'C.UTF-8',
-      LC_ALL: 'C.UTF-8',
-      TZ: 'UTC',
+  const always = { PATH: '/usr/bin', HOME: '/home/u', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'UTC' };
+
+  it("claude: keeps only PATH, HOME, locale and Claude's own prefixes; forces TZ=UTC", () => {
+    expect(buildCliEnv({ provider: 'claude', base, passthrough: [] })).toEqual({
+      ...always,
       ANTHROPIC_BASE_URL: 'http://x',
       CLAUDE_CONFIG_DIR: '/c',
+    });
+  });
+
+  it("codex: keeps only PATH, HOME, locale and Codex's own prefixes; forces TZ=UTC", () => {
+    expect(buildCliEnv({ provider: 'codex', base, passthrough: [] })).toEqual({
+      ...always,
       OPENAI_API_KEY: 'o',
       CODEX_HOME: '/h',
     });
   });
 
+  it("passes CLI_ENV_PASSTHROUGH names to either CLI, even another provider's variable", () => {
+    const env = buildCliEnv({ provider: 'claude', base, passthrough: ['OPENAI_API_KEY'] });
+    expect(env.OPENAI_API_KEY).toBe('o');
+    expect(env.CODEX_HOME).toBeUndefined();
+  });
+
+  it('refuses a provider it does not know instead of passing everything', () => {
+    expect(() => buildCliEnv({ provider: 'gemini' as never, base, passthrough: [] })).toThrow(
+      /unknown provider gemini/,
+    );
+  });
+
   it('adds CLI_ENV_PASSTHROUGH names but never the bridge secrets', () => {
     const env = buildCliEnv({
+      provider: 'codex',
       base,
       passthrough: ['MY_TOOL_VAR', 'BRIDGE_ADMIN_KEY', 'REDIS_URL', 'NODE_OPTIONS'],
     });
@@ -47,7 +64,8 @@ describe('buildCliEnv', () => {
 
   it('applies provider settings last', () => {
     expect(
-      buildCliEnv({ base, passthrough: [], extra: { DISABLE_AUTOUPDATER: '1' } }).DISABLE_AUTOUPDATER,
+      buildCliEnv({ provider: 'claude', base, passthrough: [], extra: { DISABLE_AUTOUPDATER: '1' } })
+        .DISABLE_AUTOUPDATER,
     ).toBe('1');
   });
 });

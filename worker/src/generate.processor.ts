@@ -141,7 +141,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     try {
       const workDir = join(privateDir, 'work');
       await mkdir(workDir, { mode: 0o700 });
-      const inv = await adapter.prepare(data, { workDir, privateDir });
+      const inv = await adapter.prepare(data, { workDir, privateDir }, deps.baseEnv);
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
@@ -185,6 +185,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         stdin: inv.stdin,
         cwd: workDir,
         env: buildCliEnv({
+          provider: data.provider,
           base: deps.baseEnv,
           passthrough: deps.config.CLI_ENV_PASSTHROUGH,
           extra: inv.env,

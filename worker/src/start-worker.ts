@@ -45,9 +45,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const { config, logger } = opts;
   const cliVersions: Record<string, string | null> = {};
   if (opts.probeVersions !== false) {
-    const env = buildCliEnv({ base: opts.env, passthrough: config.CLI_ENV_PASSTHROUGH });
     await Promise.all(
-      opts.providers.map(async (p) => (cliVersions[p] = await cliVersion(cliBin(p, config), env))),
+      opts.providers.map(async (p) => {
+        const env = buildCliEnv({ provider: p, base: opts.env, passthrough: config.CLI_ENV_PASSTHROUGH });
+        cliVersions[p] = await cliVersion(cliBin(p, config), env);
+      }),
     );
   }
 

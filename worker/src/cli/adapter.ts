@@ -22,7 +22,12 @@ export interface JobDirs {
 export interface CliAdapter {
   readonly provider: Provider;
   readonly bin: string;
-  prepare(data: GenerateJobData, dirs: JobDirs): Promise<CliInvocation>;
+  /** `env`: the worker's environment (the CLI gets a filtered copy of it), to find its config. */
+  prepare(
+    data: GenerateJobData,
+    dirs: JobDirs,
+    env?: Record<string, string | undefined>,
+  ): Promise<CliInvocation>;
   parse(run: CliRun, data: GenerateJobData): GenerateResult;
   /** Streaming: the text delta carried by one stdout line, if any. */
   textDelta?(line: string): string | undefined;

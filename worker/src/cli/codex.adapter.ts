@@ -1,8 +1,13 @@
 /**
  * Codex as an answering model: `codex exec` with JSON events, no git check, no session kept, a
- * read-only sandbox AND the shell tool disabled (the sandbox alone still lets it read any file),
- * plugins and analytics off. System and user prompt go on stdin together.
+ * read-only sandbox AND every tool that can reach the host switched off (the sandbox alone still
+ * lets the shell read any file, and view_image reads any image), plugins and analytics off.
+ * What the model is still offered cannot touch the host: see `codexArgs`. System and user prompt
+ * go on stdin together.
  */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   costMicros as priceRun,
   ZERO_USAGE,
@@ -24,24 +29,99 @@ export interface CodexAdapterOptions {
   now?: () => number;
 }
 
-export function codexArgs(model: string): string[] {
+export interface CodexArgsOptions {
+  /** MCP servers declared in the CLI's config.toml (`codexMcpServers`): each is switched off. */
+  mcpServers?: readonly string[];
+}
+
+export function codexArgs(model: string, opts: CodexArgsOptions = {}): string[] {
+  // prettier-ignore
   return [
     'exec',
     '--json',
     '--skip-git-repo-check',
     '--ephemeral',
-    '--sandbox',
-    'read-only',
-    '--disable',
-    'shell_tool',
-    '--disable',
-    'plugins',
-    '-c',
-    'analytics.enabled=false',
-    '-m',
-    model,
+    // Writes (apply_patch, shell) are refused by the sandbox, with approvals never asked in exec.
+    '--sandbox', 'read-only',
+    // The switches below were each checked against the request codex 0.171.0 sends the model
+    // (tests/real-cli-tools.test.ts records it and drives every tool still offered). An unknown
+    // feature name makes codex exit ("Unknown feature flag"), so a CLI that renamed one of
+    // them fails closed instead of offering the tool again.
+    // The shell: exec_command / shell_command, top-level or inside code mode's `exec`.
+    '--disable', 'shell_tool',
+    // Reads any image the sandbox lets it read (read-only = the whole disk) and hands it to the
+    // model: it sent a PNG from outside the scratch directory.
+    '--disable', 'view_image',
+    // create_goal / get_goal / update_goal.
+    '--disable', 'goals',
+    // clock.sleep.
+    '--disable', 'sleep_tool',
+    // The multi_agent_v1 namespace (spawn_agent, ...) and tool_search on non-code-mode models.
+    // Code-mode models still get the `collaboration` tools: a sub-agent runs in this process with
+    // these same flags (checked: its request offers the same tools), and spawning one with
+    // history fails under --ephemeral.
+    '--disable', 'multi_agent',
+    // Plugins and their tools; without this codex also resolves github.com at start-up.
+    '--disable', 'plugins',
+    // codex exits on a known -c key with a value of the wrong type, but ignores an unknown key:
+    // these two are proven only by the recorded request (see the test).
+    // The hosted web_search tool (runs at the provider, but fetches what the model asks).
+    '-c', 'web_search="disabled"',
+    // request_user_input / request_user_input_async (nobody answers in exec mode anyway).
+    '-c', 'tools.experimental_request_user_input.enabled=false',
+    '-c', 'analytics.enabled=false',
+    // MCP servers of the operator's config.toml: codex starts each on every run and offers the
+    // model its tools. `-c mcp_servers={}` does not remove them (checked: the server still
+    // started); switching each off by name does. codex splits the key on dots, so a server
+    // whose name has one makes it exit ("invalid transport"): closed, not open.
+    ...(opts.mcpServers ?? []).flatMap((name) => ['-c', `mcp_servers.${name}.enabled=false`]),
+    '-m', model,
     '-', // the prompt comes on stdin
   ];
+}
+
+/**
+ * Names of the MCP servers a codex config.toml declares: `[mcp_servers.NAME]` (or a sub-table of
+ * it), entries of an `[mcp_servers]` table, and top-level `mcp_servers.NAME...` keys. Quoted names
+ * come back unquoted. A light reader, not a TOML parser: it errs towards finding too many.
+ */
+export function codexMcpServers(configToml: string): string[] {
+  const names = new Set<string>();
+  const key = String.raw`(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))`;
+  const header = new RegExp(String.raw`^\s*\[\s*([^\]]*?)\s*\]\s*(?:#.*)?$`);
+  const dotted = new RegExp(String.raw`^\s*mcp_servers\s*\.\s*${key}`);
+  const entry = new RegExp(String.raw`^\s*${key}\s*[.=]`);
+  const inHeader = new RegExp(String.raw`^mcp_servers\s*\.\s*${key}`);
+  const pick = (m: RegExpExecArray) => m[1] ?? m[2] ?? m[3];
+  let table = ''; // the current [table], '' before the first
+  for (const line of configToml.split(/\r?\n/)) {
+    if (line.trim().startsWith('[[')) {
+      table = '[[]]'; // an array of tables: no server in it
+      continue;
+    }
+    const h = header.exec(line);
+    if (h) {
+      table = h[1]!;
+      const m = inHeader.exec(table);
+      if (m) names.add(pick(m)!);
+      continue;
+    }
+    const m = table === '' ? dotted.exec(line) : table === 'mcp_servers' ? entry.exec(line) : null;
+    if (m) names.add(pick(m)!);
+  }
+  return [...names];
+}
+
+/** The MCP servers of the config.toml codex reads with this environment ($CODEX_HOME or ~/.codex). */
+export async function codexMcpServersIn(env: Record<string, string | undefined>): Promise<string[]> {
+  const home = env.CODEX_HOME || join(env.HOME || homedir(), '.codex');
+  let text: string;
+  try {
+    text = await readFile(join(home, 'config.toml'), 'utf8');
+  } catch {
+    return []; // no config: no servers
+  }
+  return codexMcpServers(text);
 }
 
 /** Codex takes one prompt; the system prompt leads it, fenced so the two stay apart. */
@@ -154,10 +234,10 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
   return {
     provider: 'codex',
     bin: opts.bin,
-    async prepare(data: GenerateJobData) {
+    async prepare(data: GenerateJobData, _dirs, env = process.env) {
       return {
         bin: opts.bin,
-        args: codexArgs(data.model),
+        args: codexArgs(data.model, { mcpServers: await codexMcpServersIn(env) }),
         stdin: codexPrompt(data.systemPrompt, data.userPrompt),
         env: {},
         timeoutMs: opts.timeoutMs,

@@ -1,9 +1,11 @@
 /**
  * Runs one CLI process: no shell, its own process group, the prompt on stdin, output capped,
  * a deadline, and cancellation. Whatever ends the run, the whole process group is killed (TERM,
- * then KILL after a grace period) so nothing the CLI started outlives the job.
+ * then KILL after a grace period) so nothing the CLI started outlives the job; and if this
+ * process dies first, its group reaper kills the group (see group-reaper.ts).
  */
 import { spawn } from 'node:child_process';
+import { groupReaper } from './group-reaper.js';
 
 export interface RunCliOptions {
   bin: string;
@@ -74,7 +76,10 @@ export function runCli(opts: RunCliOptions): Promise<CliRun> {
       windowsHide: true,
     });
     const pid = child.pid;
-    if (pid !== undefined) opts.onSpawn?.(pid);
+    if (pid !== undefined) {
+      groupReaper().watch(pid);
+      opts.onSpawn?.(pid);
+    }
 
     const finish = (run: Omit<CliRun, 'durationMs' | 'pid'>) => {
       if (settled) return;
@@ -82,6 +87,7 @@ export function runCli(opts: RunCliOptions): Promise<CliRun> {
       clearTimeout(timer);
       clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) groupReaper().release(pid);
       resolve({
         ...run,
         durationMs: Math.round(performance.now() - started),
