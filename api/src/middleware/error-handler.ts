@@ -37,6 +37,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Only the unexpected is logged here; pino-http logs every response with its status.
     if (be.type === 'internal_error') log.error({ err: be.cause ?? be }, 'unhandled error');
     if (be.retryAfterS !== undefined) res.setHeader('Retry-After', String(be.retryAfterS));
+    // Refused before its body was read (no key, too large, ...): close the connection with the
+    // answer instead of waiting for a body nobody will read.
+    if (!req.complete) res.setHeader('Connection', 'close');
     res.status(be.status).json(errorBody(be));
   };
 }
