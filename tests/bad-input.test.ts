@@ -69,6 +69,8 @@ describe('bodies the API cannot read', () => {
       setTimeout(() => reject(new Error(`no answer before the body: ${data}`)), 3_000).unref();
     });
     expect(answer).toMatch(/^HTTP\/1\.1 401/);
+    // ... and closes the connection rather than wait for a body it will not read.
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
   });
 });
 
