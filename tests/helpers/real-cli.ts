@@ -147,6 +147,8 @@ export interface RunResult {
   stderr: string;
   /** Wall time from spawn to exit, in ms. */
   ms: number;
+  /** When each stdout line ended, in ms after spawn (to see whether output streamed). */
+  lineTimes: number[];
 }
 
 /** Spawn `bin args` (no shell), write `stdin` and close it, collect output; kill after timeoutMs. */
@@ -160,7 +162,12 @@ export function runCli(
     const child = spawn(bin, args, { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const lineTimes: number[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const at = performance.now() - t0;
+      for (let i = d.indexOf('\n'); i >= 0; i = d.indexOf('\n', i + 1)) lineTimes.push(at);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 25_000);
     child.on('error', (e) => {
@@ -169,7 +176,7 @@ export function runCli(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - t0) });
+      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - t0), lineTimes });
     });
     child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
     child.stdin.end(o.stdin ?? '');

@@ -17,7 +17,14 @@ export interface FakeRecord {
   grandchildPid: number | null;
   mode: string;
   startedAt: number;
+  /** claude stream-json: just before the first text delta was written. */
+  firstDeltaAt?: number;
+  /** When SIGTERM arrived (also in `ignore-term` mode). */
+  sigtermAt?: number;
+  /** Set at exit; absent while running or after SIGKILL. */
   endedAt?: number;
+  exitCode?: number | null;
+  signal?: string | null;
 }
 
 export function readRecords(dir: string): FakeRecord[] {
