@@ -1,4 +1,4 @@
-/** Reading what the fake CLIs recorded (see tests/fixtures/README.md). */
+/** Reading what the fake CLIs recorded (see tests/fixtures/README.md); the ttft bench too. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
