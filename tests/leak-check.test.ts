@@ -1,7 +1,8 @@
 /**
  * The harness's leak check (tests/helpers/leak-check.ts) fails when something is left behind: a
- * child process, a writer that puts keys back under a deleted prefix, an open Redis connection;
- * and stays quiet when everything was closed, including while another harness is still open.
+ * child process, a writer that puts keys back under a deleted prefix, an open Redis connection of
+ * the prefix; and stays quiet when everything was closed, also while another harness of the file
+ * is still open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -89,14 +90,29 @@ describe('checkForLeaks', () => {
     await expect(c.check()).rejects.toThrow(`Redis connection still open: ${c.prefix}:Y2xhdWRl`);
   });
 
-  it('fails on a Redis connection this process still holds (bridge names carry no prefix)', async () => {
+  it('fails on a bridge client still open (cli-bridge:<prefix>:<name>:<role>)', async () => {
     const c = checker();
-    const conn = createRedis({ url: REDIS_URL, role: 'producer', name: 'leakcheck', logger });
+    const conn = createRedis({ url: REDIS_URL, role: 'producer', name: 'leaky', prefix: c.prefix, logger });
     undo.push(() => closeRedis(conn));
     await redisReady(conn);
     await expect(c.check()).rejects.toThrow(
-      `Redis connection of this process still open: cli-bridge:leakcheck:producer (local port ${conn.stream.localPort})`,
+      `Redis connection still open: cli-bridge:${c.prefix}:leaky:producer (127.0.0.1:${conn.stream.localPort})`,
     );
+  });
+
+  it("leaves another harness's bridge process (its own REDIS_PREFIX) to that harness", async () => {
+    const mine = checker();
+    const other = checker();
+    const child = spawn('sleep', ['30'], {
+      stdio: 'ignore',
+      env: { ...process.env, REDIS_PREFIX: other.prefix },
+    });
+    undo.push(async () => {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    });
+    await mine.check();
+    await expect(other.check()).rejects.toThrow(`child process still running: ${child.pid} sleep 30`);
   });
 });
 
@@ -130,8 +146,8 @@ describe('harness cleanup', () => {
     expect(message).toMatch(
       `re-appeared after the prefix was deleted (something still writes): ${h.prefix}:`,
     );
-    expect(message).toContain(`Redis connection still open: ${h.prefix}:`);
-    expect(message).toContain('Redis connection of this process still open: cli-bridge:worker:producer');
+    expect(message).toContain(`Redis connection still open: ${h.prefix}:Y2xhdWRl`); // BullMQ's
+    expect(message).toContain(`Redis connection still open: cli-bridge:${h.prefix}:worker:producer`);
   });
 
   it('passes when all is closed, also while another harness of the file is still open', async () => {

@@ -3,24 +3,17 @@
  * harness has closed what it started and deleted its prefix's keys, `checkForLeaks` throws a
  * LeakError naming each of:
  *  - a child process of this test process still alive (a zombie has exited), after a short wait
- *    for exits already under way;
+ *    for exits already under way. A child whose environment names another REDIS_PREFIX is a
+ *    bridge process of another harness of the file, still open: its own cleanup checks it;
  *  - a key under the prefix again after `recheckMs`: something still writes (a heartbeat timer,
  *    a worker loop). This fixed wait is the one sleep; everything else polls a condition;
- *  - a Redis connection still open: any whose CLIENT LIST name carries the prefix (BullMQ names
- *    its blocking connections `<prefix>:<queue>…`, in whichever process), and any connection to
- *    that Redis this process still holds. The bridge's own names (`cli-bridge:<name>:<role>`)
- *    carry no prefix and other test files share the server, so those are found from this
- *    process's sockets (/proc) and only named from CLIENT LIST.
- * A file may hold several harnesses and close them one after another; while another one is
- * open, its processes and connections are legitimately alive. A harness's own client is the one
- * Redis connection in a test process without a name (the bridge names all of its clients), so
- * while this process holds another unnamed connection the process-wide checks (children, this
- * process's connections) are left to the cleanup of the last harness. The per-prefix checks run
- * at every cleanup.
+ *  - a Redis connection still open whose CLIENT LIST name carries the prefix, from whichever
+ *    process: the bridge names its clients `cli-bridge:<prefix>:<name>:<role>`, BullMQ its own
+ *    `<prefix>:<queue>…`. Other test files share the server, hence the prefix, not the address.
  */
 import type { Redis } from 'ioredis';
 import { deletePrefix, scanPrefix } from './prefix.js';
-import { cmdline, liveChildren, ownTcpConnections } from './procfs.js';
+import { cmdline, liveChildren, procEnviron } from './procfs.js';
 
 export class LeakError extends Error {
   override name = 'LeakError';
@@ -40,28 +33,36 @@ export interface LeakCheckOptions {
 export async function checkForLeaks(opts: LeakCheckOptions): Promise<void> {
   const { redis, prefix } = opts;
   const settleMs = opts.settleMs ?? 2_000;
-  await redis.ping(); // connected, so its own socket is known and left out
-  const [keys, prefixConnections, processWide] = await Promise.all([
+  const [children, keys, connections] = await Promise.all([
+    settle(() => childrenOf(prefix), settleMs),
     reappearingKeys(redis, prefix, opts.recheckMs),
-    settle(async () => (await clientList(redis)).filter((c) => c.name.startsWith(`${prefix}:`)), settleMs),
-    processLeaks(redis, settleMs),
+    settle(() => connectionsOf(redis, prefix), settleMs),
   ]);
   const problems = [
-    ...processWide.children.map((c) => `child process still running: ${c.pid} ${c.cmd}`),
+    ...children.map((c) => `child process still running: ${c.pid} ${c.cmd}`),
     ...(keys.length
       ? [
           `${keys.length} key(s) re-appeared after the prefix was deleted (something still writes): ` +
             keys.slice(0, 10).join(', '),
         ]
       : []),
-    ...prefixConnections.map((c) => `Redis connection still open: ${c.name} (${c.addr})`),
-    ...processWide.connections.map(
-      (c) => `Redis connection of this process still open: ${c.name || '(no name)'} (local port ${c.port})`,
-    ),
+    ...connections.map((c) => `Redis connection still open: ${c.name} (${c.addr})`),
   ];
   if (problems.length) {
     throw new LeakError(`left running by the harness of ${prefix}:\n  - ${problems.join('\n  - ')}`);
   }
+}
+
+/** This process's live children, but for the bridge processes of other prefixes. */
+function childrenOf(prefix: string): { pid: number; cmd: string }[] {
+  const othersOf = (pid: number) => {
+    const p = procEnviron(pid)?.REDIS_PREFIX;
+    // A REDIS_PREFIX this process has itself was inherited, not given by a harness.
+    return p !== undefined && p !== prefix && p !== process.env.REDIS_PREFIX;
+  };
+  return liveChildren()
+    .filter((s) => !othersOf(s.pid))
+    .map((s) => ({ pid: s.pid, cmd: cmdline(s.pid) || s.comm }));
 }
 
 /** Waits `ms`, then lists (and deletes again) the keys under `prefix:`. */
@@ -73,50 +74,16 @@ async function reappearingKeys(redis: Redis, prefix: string, ms: number): Promis
   return keys.sort();
 }
 
-interface ProcessLeaks {
-  children: { pid: number; cmd: string }[];
-  connections: { port: number; name: string }[];
-}
-
-async function processLeaks(redis: Redis, settleMs: number): Promise<ProcessLeaks> {
-  const redisPort = Number(redis.options.port ?? 6379);
-  const ownPort = redis.stream?.localPort;
-  const connections = async () => {
-    const ports = ownTcpConnections(redisPort).filter((p) => p !== ownPort);
-    if (!ports.length) return [];
-    const names = new Map((await clientList(redis)).map((c) => [c.port, c.name]));
-    // A socket Redis no longer lists is closed on its side and not yet on ours: still held.
-    return ports.map((port) => ({ port, name: names.get(port) ?? '(closed by Redis)' }));
-  };
-  if ((await connections()).some((c) => c.name === '')) {
-    return { children: [], connections: [] }; // another harness is open: its cleanup checks
-  }
-  const [children, open] = await Promise.all([
-    settle(() => liveChildren().map((s) => ({ pid: s.pid, cmd: cmdline(s.pid) || s.comm })), settleMs),
-    settle(connections, settleMs),
-  ]);
-  return { children, connections: open };
-}
-
-interface ClientInfo {
-  name: string;
-  addr: string;
-  port: number;
-}
-
-async function clientList(redis: Redis): Promise<ClientInfo[]> {
+/** The server's connections whose name has `prefix` as one of its `:`-separated parts. */
+async function connectionsOf(redis: Redis, prefix: string): Promise<{ name: string; addr: string }[]> {
   const text = (await redis.client('LIST')) as string;
   return text
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => {
-      const addr = /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? '';
-      return {
-        name: /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '',
-        addr,
-        port: Number(addr.slice(addr.lastIndexOf(':') + 1)),
-      };
-    });
+    .map((line) => ({
+      name: /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '',
+      addr: /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? '',
+    }))
+    .filter((c) => c.name.split(':').includes(prefix));
 }
 
 /** Polls `list` until it is empty or `ms` pass; returns its last answer. */

@@ -1,5 +1,5 @@
-/** What Linux's /proc says about processes and about this process's sockets. */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+/** What Linux's /proc says about processes. */
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -53,35 +53,17 @@ export function cmdline(pid: number): string {
   }
 }
 
-/**
- * Local ports of the TCP connections this process still holds (an open file descriptor) to
- * `remotePort`: its socket inodes from /proc/self/fd, matched in /proc/self/net/tcp and tcp6.
- */
-export function ownTcpConnections(remotePort: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
+/** A process's environment as it started, or undefined when it cannot be read (gone, not ours). */
+export function procEnviron(pid: number): Record<string, string> | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return Object.fromEntries(
+      raw
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+  } catch {
+    return undefined;
   }
-  const port = (hexAddr: string) => parseInt(hexAddr.slice(hexAddr.lastIndexOf(':') + 1), 16);
-  const ports: number[] = [];
-  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue; // no IPv6
-    }
-    // "sl local_address rem_address st ... inode": addresses are hex IP:PORT, st 0A is LISTEN.
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || !inodes.has(f[9]!) || f[3] === '0A') continue;
-      if (port(f[2]!) === remotePort) ports.push(port(f[1]!));
-    }
-  }
-  return ports;
 }
