@@ -54,6 +54,14 @@ export function codexBin(): string {
   return join(dirname(require.resolve('@openai/codex/package.json')), 'bin', 'codex.js');
 }
 
+/**
+ * Bridge settings for a harness whose workers run the real CLIs: their executables, no retries
+ * inside the CLI or of the job (a mock's answer does not get better on a second try).
+ */
+export function realCliBridgeEnv(): Record<string, string> {
+  return { CLAUDE_BIN: claudeBin(), CODEX_BIN: codexBin(), CLAUDE_CODE_MAX_RETRIES: '0', JOB_ATTEMPTS: '1' };
+}
+
 export interface CliSandbox {
   /** Scratch root holding home/ and cwd/; removed by cleanup(). */
   root: string;
