@@ -1,8 +1,7 @@
-// Helpers to run the REAL `claude` and `codex` CLIs (pinned in tests/real-clis, installed on demand)
-// offline,
-// against tests/helpers/mock-model-server.ts: where their executables are, a scratch HOME per
-// run, and the exact environment each needs to start non-interactively with no network. The
-// cold-start bench uses them too (compiled, see tsconfig.build.json here).
+// Helpers to run the REAL `claude` and `codex` CLIs (pinned in tests/real-clis, installed on
+// demand) offline, against tests/helpers/mock-model-server.ts: where their executables are, a
+// scratch HOME per run, and the exact environment each needs to start non-interactively with no
+// network. The cold-start bench uses them too (compiled, see tsconfig.build.json here).
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
