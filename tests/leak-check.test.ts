@@ -8,13 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeRedis, createLogger, createRedis, redisReady } from '@cli-bridge/shared';
-import { startWorker } from '@cli-bridge/worker';
+import { groupReaper, startWorker } from '@cli-bridge/worker';
 import { Redis } from 'ioredis';
 import { REDIS_URL, testEnv, uniquePrefix } from './helpers/env.js';
-import { createHarness } from './helpers/harness.js';
+import { createHarness, postJson } from './helpers/harness.js';
 import { checkForLeaks, LeakError } from './helpers/leak-check.js';
 import { deletePrefix } from './helpers/prefix.js';
 import { hasExited, procStat } from './helpers/procfs.js';
+import { isAlive } from './helpers/records.js';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
 
@@ -148,6 +149,21 @@ describe('harness cleanup', () => {
     );
     expect(message).toContain(`Redis connection still open: ${h.prefix}:Y2xhdWRl`); // BullMQ's
     expect(message).toContain(`Redis connection still open: cli-bridge:${h.prefix}:worker:producer`);
+  });
+
+  it("passes after CLI runs, leaving the process's one group reaper running (by design)", async () => {
+    const h = createHarness('leakcheck');
+    const { url } = await h.startApi();
+    await h.startWorker(['claude']);
+    const key = await h.createKey(url);
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'hi' },
+      { authorization: `Bearer ${key}` },
+    );
+    expect(res.status).toBe(200);
+    await h.cleanup();
+    expect(isAlive(groupReaper().pid!)).toBe(true); // it ends with this process
   });
 
   it('passes when all is closed, also while another harness of the file is still open', async () => {

@@ -4,13 +4,17 @@
  * LeakError naming each of:
  *  - a child process of this test process still alive (a zombie has exited), after a short wait
  *    for exits already under way. A child whose environment names another REDIS_PREFIX is a
- *    bridge process of another harness of the file, still open: its own cleanup checks it;
+ *    bridge process of another harness of the file, still open: its own cleanup checks it. The
+ *    worker's group reaper is no leftover either: one watchdog per process by design, shared by
+ *    every in-process worker of every harness, it ends with the process (the CLI groups it
+ *    watches are children of this process, and checked);
  *  - a key under the prefix again after `recheckMs`: something still writes (a heartbeat timer,
  *    a worker loop). This fixed wait is the one sleep; everything else polls a condition;
  *  - a Redis connection still open whose CLIENT LIST name carries the prefix, from whichever
  *    process: the bridge names its clients `cli-bridge:<prefix>:<name>:<role>`, BullMQ its own
  *    `<prefix>:<queue>…`. Other test files share the server, hence the prefix, not the address.
  */
+import { groupReaper } from '@cli-bridge/worker';
 import type { Redis } from 'ioredis';
 import { deletePrefix, scanPrefix } from './prefix.js';
 import { cmdline, liveChildren, procEnviron } from './procfs.js';
@@ -53,9 +57,11 @@ export async function checkForLeaks(opts: LeakCheckOptions): Promise<void> {
   }
 }
 
-/** This process's live children, but for the bridge processes of other prefixes. */
+/** This process's live children, but for the bridge processes of other prefixes and the reaper. */
 function childrenOf(prefix: string): { pid: number; cmd: string }[] {
+  const reaper = groupReaper().pid;
   const othersOf = (pid: number) => {
+    if (pid === reaper) return true;
     const p = procEnviron(pid)?.REDIS_PREFIX;
     // A REDIS_PREFIX this process has itself was inherited, not given by a harness.
     return p !== undefined && p !== prefix && p !== process.env.REDIS_PREFIX;
