@@ -78,7 +78,13 @@ export async function run(opts = {}) {
   const ctx = createBenchContext('admission');
   const logger = createLogger({ level: 'warn', name: 'bench-admission' });
   // The API's own kind of connection (fail-fast `producer`), from the shared factory.
-  const redis = createRedis({ url: REDIS_URL, role: 'producer', name: 'bench-admission', logger });
+  const redis = createRedis({
+    url: REDIS_URL,
+    role: 'producer',
+    name: 'bench-admission',
+    prefix: ctx.prefix,
+    logger,
+  });
   ctx.atClose(() => redis.quit());
   try {
     if (redis.status !== 'ready') await once(redis, 'ready');
@@ -107,8 +113,11 @@ export async function run(opts = {}) {
     //  - (caller, provider, jobId, guard): the key hash resolved and the client's failed-auth
     //    counter checked inside the script;
     //  - (..., guard, serve): also the live-worker check (ZCOUNT of the provider's heartbeats)
-    //    and the provider hold, as a sync POST /generate passes them.
+    //    and the provider hold, as a sync POST /generate passes them;
+    //  - ({ keyName }, provider, jobId, serve): the key resolved by the auth middleware before
+    //    (no failed-auth check in the script), the live-worker check and hold inside.
     const src = admission.admit.toString();
+    const byCaller = /caller\.keyName/.test(src);
     const byHash = /keyHash/.test(src);
     const withServe = /workerTtlMs/.test(src);
     const guard = {
@@ -122,16 +131,20 @@ export async function run(opts = {}) {
       // One live worker for the script's ZCOUNT (a heartbeat far in the future: it stays live).
       await redis.zadd(`${keys.prefix}:workers:claude`, Date.now() + 86_400_000, 'bench-worker');
     }
-    const admitCall = !byHash
-      ? (jobId) => admission.admit(name, 'claude', jobId)
-      : withServe
-        ? (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard, serve)
-        : (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard);
-    const callForm = !byHash
-      ? "admit(keyName, 'claude', jobId)"
-      : withServe
-        ? "admit({ keyHash }, 'claude', jobId, guard, { workerTtlMs, heldMs: 0 }) (key lookup, failed-auth check and live-worker ZCOUNT inside the script)"
-        : "admit({ keyHash }, 'claude', jobId, guard) (key lookup and failed-auth check inside the script)";
+    const admitCall = byCaller
+      ? (jobId) => admission.admit({ keyName: name }, 'claude', jobId, serve)
+      : !byHash
+        ? (jobId) => admission.admit(name, 'claude', jobId)
+        : withServe
+          ? (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard, serve)
+          : (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard);
+    const callForm = byCaller
+      ? "admit({ keyName }, 'claude', jobId, { workerTtlMs, heldMs: 0 }) (limits, lease and live-worker ZCOUNT inside the script; the key was resolved before, by the auth middleware)"
+      : !byHash
+        ? "admit(keyName, 'claude', jobId)"
+        : withServe
+          ? "admit({ keyHash }, 'claude', jobId, guard, { workerTtlMs, heldMs: 0 }) (key lookup, failed-auth check and live-worker ZCOUNT inside the script)"
+          : "admit({ keyHash }, 'claude', jobId, guard) (key lookup and failed-auth check inside the script)";
 
     let seq = 0;
     const runId = randomBytes(3).toString('hex');
@@ -144,7 +157,8 @@ export async function run(opts = {}) {
     const sentByFirstAdmit = await commandsSentBy(redis, ctx.redis, async () => {
       firstName = await admitCall(sanityIds[0]);
     });
-    if (byHash && firstName !== name) throw new Error(`admit resolved ${firstName}, expected ${name}`);
+    if ((byHash || byCaller) && firstName !== name)
+      throw new Error(`admit resolved ${firstName}, expected ${name}`);
     const sentByTwoMore = await commandsSentBy(redis, ctx.redis, async () => {
       await admitCall(sanityIds[1]);
       await admitCall(sanityIds[2]);

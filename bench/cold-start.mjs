@@ -1,6 +1,6 @@
 // Real CLI cold start: each job spawns a fresh `claude` / `codex` process, so a CLI's start-up is
 // paid per request. This runs the REAL CLIs (pinned devDependencies of tests/) offline against a
-// loopback mock model (bench/lib/mock-model.mjs, which answers at once) and compares
+// loopback mock model (the tests' mock model server, which answers at once) and compares
 //   direct: spawn the CLI from Node with the bridge's exact argv/stdin/env (the adapter's
 //           prepare() + buildCliEnv), in a fresh empty cwd, and
 //   bridge: sync POST /generate (claude) / POST /generate-codex (codex) through an API and a
@@ -9,14 +9,13 @@
 // are interleaved (claude direct, claude bridge, codex direct, codex bridge) N times.
 //
 // Options: --cold-n=10
-import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, createPricingStore, loadConfig } from '@cli-bridge/shared';
 import { buildCliEnv, createClaudeAdapter, createCodexAdapter } from '@cli-bridge/worker';
 import { bridgeEnv, createBenchContext, createKey, log, spawnDirect, summarize } from './lib/common.mjs';
-import { startMockModel } from './lib/mock-model.mjs';
-import { claudeBin, claudeMockEnv, codexBin, prepareCodexHome, scratchHome } from './lib/real-cli.mjs';
+import { startMockModelServer } from '../tests/dist/mock-model-server.js';
+import { claudeBin, claudeMockEnv, codexBin, createScratch, writeCodexHome } from '../tests/dist/real-cli.js';
 
 export const DEFAULTS = { coldN: 10 };
 
@@ -28,15 +27,20 @@ const CODEX_TEXT = 'Hello from mock-openai.';
 export async function run(opts = {}) {
   const o = { ...DEFAULTS, ...opts };
   const ctx = createBenchContext('cold-start');
-  const mock = await startMockModel({ anthropicText: CLAUDE_TEXT, openaiText: CODEX_TEXT });
+  const mock = await startMockModelServer({
+    anthropicText: CLAUDE_TEXT,
+    openaiText: CODEX_TEXT,
+    logUnknown: false,
+  });
   ctx.atClose(() => mock.close());
   try {
     const bins = { claude: claudeBin(), codex: codexBin() };
     // One env builder for both sides: what the worker process gets, with a given HOME.
-    const homes = { direct: await scratchHome('direct'), bridge: await scratchHome('bridge') };
-    ctx.atClose(() => {
-      for (const h of Object.values(homes)) rmSync(h.root, { recursive: true, force: true });
-    });
+    const homes = {
+      direct: await createScratch('bench-direct'),
+      bridge: await createScratch('bench-bridge'),
+    };
+    ctx.atClose(() => Promise.all(Object.values(homes).map((h) => h.cleanup())));
     const workerEnv = async (home) =>
       bridgeEnv(ctx.prefix, {
         HOME: home,
@@ -46,7 +50,9 @@ export async function run(opts = {}) {
         CLI_ENV_PASSTHROUGH: 'MOCK_API_KEY',
         CLAUDE_CODE_MAX_RETRIES: '0',
         ...claudeMockEnv(mock.url),
-        ...(await prepareCodexHome(home, mock.url, [loadConfig(bridgeEnv(ctx.prefix)).CODEX_DEFAULT_MODEL])),
+        ...(await writeCodexHome(join(home, '.codex'), mock.url, [
+          loadConfig(bridgeEnv(ctx.prefix)).CODEX_DEFAULT_MODEL,
+        ])),
       });
     const envDirect = await workerEnv(homes.direct.home);
     const envBridge = await workerEnv(homes.bridge.home);
@@ -163,9 +169,13 @@ export async function run(opts = {}) {
     }
     return {
       name: 'cold-start',
-      config: { ...o, bins, models, mock: 'bench/lib/mock-model.mjs (loopback, instant)' },
+      config: { ...o, bins, models, mock: 'tests/helpers/mock-model-server.ts (loopback, instant)' },
       ...out,
-      mockRequests: mock.counts,
+      mockRequests: {
+        anthropic: mock.modelRequests('anthropic').length,
+        openai: mock.modelRequests('openai').length,
+        other: mock.requests.length - mock.modelRequests().length,
+      },
       table,
       notes: [
         'ms; each run is a fresh CLI process (the bridge spawns one per job). "CLI run in worker" = durationMs of the worker\'s "job completed" log.',

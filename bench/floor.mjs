@@ -7,7 +7,15 @@
 // Options: --floor-warmup=50 --floor-n=500 --bridge-warmup=30 --bridge-n=300 --block=50
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { defaultJobOptions, loadConfig } from '@cli-bridge/shared';
-import { bridgeEnv, createBenchContext, log, REDIS_URL, runConcurrent, summarize } from './lib/common.mjs';
+import {
+  bridgeEnv,
+  createBenchContext,
+  log,
+  REDIS_URL,
+  runConcurrent,
+  statsRow,
+  summarize,
+} from './lib/common.mjs';
 import { measurePair, setupBridgeAndDirect } from './overhead.mjs';
 
 export const DEFAULTS = { floorWarmup: 50, floorN: 500, bridgeWarmup: 30, bridgeN: 300, block: 50 };
@@ -86,15 +94,6 @@ export async function run(opts = {}) {
       p99: mult(pair.overhead.p99, floor.p99),
     };
     const met = multiple.p50 <= TARGET_MULTIPLE;
-    const row = (series, s) => ({
-      series,
-      n: s.n,
-      p50: s.p50,
-      p95: s.p95,
-      p99: s.p99,
-      mean: s.mean,
-      max: s.max,
-    });
     return {
       name: 'floor',
       config: o,
@@ -109,12 +108,12 @@ export async function run(opts = {}) {
       target: { multiple: TARGET_MULTIPLE, on: 'p50', met },
       errors: sides.errors(),
       table: [
-        row('BullMQ floor (add→no-op→waitUntilFinished)', floor),
-        row('BullMQ floor, again after the bridge run', floorAfter),
-        row('bridge @1 (fake claude)', pair.bridge),
-        row('direct spawn @1', pair.direct),
+        statsRow('BullMQ floor (add→no-op→waitUntilFinished)', floor),
+        statsRow('BullMQ floor, again after the bridge run', floorAfter),
+        statsRow('bridge @1 (fake claude)', pair.bridge),
+        statsRow('direct spawn @1', pair.direct),
         { series: 'bridge overhead (pXX diff)', n: '', ...pair.overhead, max: '' },
-        ...Object.entries(pair.breakdown).map(([k, v]) => row(`  bridge job ${k}`, v)),
+        ...Object.entries(pair.breakdown).map(([k, v]) => statsRow(`  bridge job ${k}`, v)),
         {
           series: 'overhead ÷ floor (×)',
           n: '',

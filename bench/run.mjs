@@ -1,7 +1,8 @@
 // Runs the benches (all, or those named: `node bench/run.mjs overhead floor`), prints a table for
 // each and writes bench/results/<name>-<timestamp>.json. Options go to every bench as
 // `--key=value` (e.g. `--n1=200 --jobs=1000`); each bench documents its own.
-// `npm run bench` builds first; this script expects the packages' dist/ to be current.
+// `npm run bench` builds first; this script expects the packages' dist/ and tests/dist/ (the test
+// helpers the benches share, see bench/lib/common.mjs) to be current.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';

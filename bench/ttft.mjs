@@ -16,27 +16,29 @@
 // Options (node bench/run.mjs ttft --ttft-n=200 ...):
 //   --ttft-warmup=20 --ttft-n=200 --ttft-n8=200 --chunk-delay-ms=50
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bridgeEnv, createBenchContext, createKey, log, runConcurrent, summarize } from './lib/common.mjs';
+import {
+  bridgeEnv,
+  createBenchContext,
+  createKey,
+  log,
+  runConcurrent,
+  statsRow,
+  summarize,
+} from './lib/common.mjs';
+import { readRecords } from '../tests/dist/records.js';
 import { postSse } from './lib/sse.mjs';
 
 export const DEFAULTS = { ttftWarmup: 20, ttftN: 200, ttftN8: 200, chunkDelayMs: 50 };
 const CONCURRENCY = 8;
 
-/** Reads every finished record in `dir` into marker → record (markers look like `ttftm<hex>x<n>`). */
-function readRecords(dir) {
+/** The fake CLI's records in `dir` by marker (markers look like `ttftm<hex>x<n>`). */
+function recordsByMarker(dir) {
   const byMarker = new Map();
-  for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.json')) continue;
-    let rec;
-    try {
-      rec = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    } catch {
-      continue;
-    }
+  for (const rec of readRecords(dir)) {
     const m = /\bttftm[0-9a-f]+x\d+\b/.exec(rec.stdin ?? '');
     if (m) byMarker.set(m[0], rec);
   }
@@ -112,7 +114,7 @@ export async function run(opts = {}) {
 
     /** Joins the client timings with the CLI records; returns the series. */
     function analyse(results) {
-      const records = readRecords(recordDir);
+      const records = recordsByMarker(recordDir);
       const overhead = [];
       const toFirstText = [];
       const toCliStart = [];
@@ -155,16 +157,7 @@ export async function run(opts = {}) {
     log(`ttft: ${o.ttftN8} at ${CONCURRENCY} in flight`);
     const c8 = analyse(await batch(o.ttftN8, CONCURRENCY));
 
-    const row = (label, s) => ({
-      series: label,
-      n: s.n,
-      p50: s.p50,
-      p95: s.p95,
-      p99: s.p99,
-      mean: s.mean,
-      min: s.min,
-      max: s.max,
-    });
+    const row = (label, s) => statsRow(label, s, { withMin: true });
     const table = [];
     for (const [c, m] of [
       [1, c1],

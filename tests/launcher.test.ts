@@ -13,20 +13,18 @@ import { FAKE_CLAUDE, freePort, ROOT, tempDir } from './helpers/env.js';
 import { postJson } from './helpers/harness.js';
 import { isAlive, waitFor } from './helpers/records.js';
 
-it('runs the whole bridge on a private Redis and stops cleanly', async () => {
+/** Runs `npm start`'s entry point on free ports with a fresh DATA_DIR; `output()` is what it printed. */
+async function startLauncher(name: string, env: Record<string, string | undefined>) {
   const [apiPort, redisPort] = [await freePort(), await freePort()];
-  const dataDir = tempDir('launcher');
+  const dataDir = tempDir(name);
   const proc = spawn(process.execPath, [join(ROOT, 'launcher/dist/main.js')], {
     env: {
-      // As under `npm start`: the pinned dev CLIs are on PATH, and must not be picked up.
-      PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
       HOME: process.env.HOME,
       PORT: String(apiPort),
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       DATA_DIR: dataDir,
-      CLAUDE_BIN: FAKE_CLAUDE,
-      WORKER_HEARTBEAT_MS: '500',
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -34,8 +32,25 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  return {
+    proc,
+    exited,
+    output: () => out,
+    apiPort,
+    redisPort,
+    dataDir,
+    base: `http://127.0.0.1:${apiPort}`,
+  };
+}
+
+it('runs the whole bridge on a private Redis and stops cleanly', async () => {
+  const { proc, exited, output, apiPort, redisPort, dataDir, base } = await startLauncher('launcher', {
+    // As under `npm start`: the pinned dev CLIs are on PATH, and must not be picked up.
+    PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
+    CLAUDE_BIN: FAKE_CLAUDE,
+    WORKER_HEARTBEAT_MS: '500',
+  });
   try {
-    const base = `http://127.0.0.1:${apiPort}`;
     const ready = await waitFor(
       async () => {
         const r = await fetch(`${base}/ready`).catch(() => undefined);
@@ -52,8 +67,8 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
     const keyFile = join(dataDir, 'admin-key');
     expect((statSync(keyFile).mode & 0o777).toString(8)).toBe('600');
     const adminKey = readFileSync(keyFile, 'utf8').trim();
-    expect(out).toContain(keyFile);
-    expect(out).not.toContain(adminKey);
+    expect(output()).toContain(keyFile);
+    expect(output()).not.toContain(adminKey);
 
     const created = await postJson(
       `${base}/admin/keys`,
@@ -91,27 +106,13 @@ it('runs the whole bridge on a private Redis and stops cleanly', async () => {
 }, 60_000);
 
 it('keeps the API up without a worker when no CLI is installed, answering 503 for generate', async () => {
-  const [apiPort, redisPort] = [await freePort(), await freePort()];
-  const dataDir = tempDir('launcher-nocli');
-  const proc = spawn(process.execPath, [join(ROOT, 'launcher/dist/main.js')], {
-    env: {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: process.env.HOME,
-      PORT: String(apiPort),
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      DATA_DIR: dataDir,
-      CLAUDE_BIN: 'no-such-claude',
-      CODEX_BIN: 'no-such-codex',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { proc, exited, output, dataDir, base } = await startLauncher('launcher-nocli', {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    CLAUDE_BIN: 'no-such-claude',
+    CODEX_BIN: 'no-such-codex',
   });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   try {
-    const base = `http://127.0.0.1:${apiPort}`;
-    await waitFor(() => out.includes('no worker: no CLI was found'), 20_000, 'the launcher to notice');
+    await waitFor(() => output().includes('no worker: no CLI was found'), 20_000, 'the launcher to notice');
     await waitFor(async () => (await fetch(`${base}/health`).catch(() => undefined))?.ok, 20_000, 'the API');
     const adminKey = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
     const created = await postJson(

@@ -9,17 +9,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHarness, postJson } from './helpers/harness.js';
 import { tempDir } from './helpers/env.js';
 import { startMockModelServer, toolCallThenEcho, type MockModelServer } from './helpers/mock-model-server.js';
-import { claudeBin, codexBin, prepareClaude, prepareCodex, type CliSandbox } from './helpers/real-cli.js';
+import { prepareClaude, prepareCodex, realCliBridgeEnv, type CliSandbox } from './helpers/real-cli.js';
 
 let mock: MockModelServer;
 let claudeBox: CliSandbox;
 let codexBox: CliSandbox;
-const h = createHarness('realcli', {
-  CLAUDE_BIN: claudeBin(),
-  CODEX_BIN: codexBin(),
-  CLAUDE_CODE_MAX_RETRIES: '0',
-  JOB_ATTEMPTS: '1',
-});
+const h = createHarness('realcli', realCliBridgeEnv());
 let url = '';
 let key = '';
 const auth = () => ({ authorization: `Bearer ${key}` });

@@ -1,10 +1,12 @@
 // Runs the REAL claude and codex CLIs (pinned devDependencies) offline against the loopback mock
-// model server, with exactly the locked-down flags cli-bridge uses, and checks what they print,
-// what they send, and that the model cannot make them run a tool.
+// model server, with exactly the locked-down flags cli-bridge uses (the worker's own claudeArgs
+// and codexArgs), and checks what they print, what they send, and that the model cannot make them
+// run a tool.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { claudeArgs, codexArgs } from '@cli-bridge/worker';
 import {
   DEFAULT_ANTHROPIC_TEXT,
   DEFAULT_OPENAI_TEXT,
@@ -47,27 +49,15 @@ afterAll(async () => {
 });
 
 describe('real claude, locked flags', { timeout: 30_000 }, () => {
-  async function runClaude(
-    label: string,
-    o: { format?: string; extraArgs?: string[]; script?: (cwd: string) => Script } = {},
-  ) {
+  async function runClaude(label: string, o: { stream?: boolean; script?: (cwd: string) => Script } = {}) {
     const sb = await prepareClaude(mock.url);
     sandboxes.push(sb);
     if (o.script) mock.setScript(o.script(sb.cwd));
     const promptFile = join(sb.root, 'system-prompt.txt'); // outside cwd: cwd stays empty
     await writeFile(promptFile, SYSTEM_PROMPT);
-    // prettier-ignore
-    const args = [
-      '-p',
-      '--output-format', o.format ?? 'json',
-      ...(o.extraArgs ?? []),
-      '--model', 'claude-sonnet-4-5',
-      '--system-prompt-file', promptFile,
-      '--tools', '', // an argv item that is the empty string: no built-in tools at all
-      '--strict-mcp-config',
-      '--setting-sources', '',
-      '--no-session-persistence',
-    ];
+    // The worker's own argv: `--tools ""` (an argv item that is the empty string) means no
+    // built-in tools at all.
+    const args = claudeArgs({ model: 'claude-sonnet-4-5', stream: o.stream ?? false }, promptFile);
     const r = await runCli(claudeBin(), args, {
       cwd: sb.cwd,
       env: { ...sb.env, CLAUDE_CODE_MAX_RETRIES: '0' },
@@ -104,10 +94,7 @@ describe('real claude, locked flags', { timeout: 30_000 }, () => {
   });
 
   it('streams text deltas with stream-json --verbose --include-partial-messages', async () => {
-    const { r } = await runClaude('stream-json', {
-      format: 'stream-json',
-      extraArgs: ['--verbose', '--include-partial-messages'],
-    });
+    const { r } = await runClaude('stream-json', { stream: true });
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines[0]).toMatchObject({ type: 'system', subtype: 'init', tools: [] });
@@ -158,19 +145,8 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
     const sb = await prepareCodex(mock.url, { declareModels: o.declareModels });
     sandboxes.push(sb);
     if (o.script) mock.setScript(o.script(sb.cwd));
-    // prettier-ignore
-    const args = [
-      'exec',
-      '--json',
-      '--skip-git-repo-check',
-      '--ephemeral',
-      '--sandbox', 'read-only',
-      '--disable', 'shell_tool',
-      '--disable', 'plugins', // without it codex resolves github.com at start-up
-      '-c', 'analytics.enabled=false',
-      '-m', 'gpt-5-codex',
-      '-', // prompt from stdin
-    ];
+    // The worker's own argv (without `--disable plugins` codex resolves github.com at start-up).
+    const args = codexArgs('gpt-5-codex');
     const r = await runCli(codexBin(), args, { cwd: sb.cwd, env: sb.env, stdin: PROMPT });
     timings.push(`codex ${label}: ${r.ms} ms`);
     return { sb, r, events: r.code === 0 ? jsonLines(r.stdout) : [] };
@@ -227,7 +203,7 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
   it('with the model declared in a catalog, prints exactly the sample event sequence', async () => {
     const { r, events } = await runCodex('json+catalog', { declareModels: ['gpt-5-codex'] });
     expect(r.code, r.stderr).toBe(0);
-    // Same shape as shared/cli-samples/codex-json.jsonl (no "Model metadata ... not found" item).
+    // Same shape as tests/fixtures/cli-samples/codex-json.jsonl (no "Model metadata ... not found" item).
     expect(events.map((e) => e.type)).toEqual([
       'thread.started',
       'turn.started',

@@ -37,6 +37,7 @@ import {
   codexBin,
   prepareClaude,
   prepareCodex,
+  realCliBridgeEnv,
   runCli,
   type CliSandbox,
   type CodexSandbox,
@@ -262,12 +263,7 @@ function forgetRequests() {
 
 // ---- the bridge ----------------------------------------------------------------------------
 
-const h = createHarness('lockdown', {
-  CLAUDE_BIN: claudeBin(),
-  CODEX_BIN: codexBin(),
-  CLAUDE_CODE_MAX_RETRIES: '0',
-  JOB_ATTEMPTS: '1',
-});
+const h = createHarness('lockdown', realCliBridgeEnv());
 let url = '';
 let key = '';
 /** The workers' HOMEs, planted like the sandboxes of the direct runs. */

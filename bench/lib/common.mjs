@@ -1,17 +1,23 @@
 // Shared plumbing for the benches: bridge processes, Redis prefix cleanup, a keep-alive HTTP
 // client, direct CLI spawns and percentile maths. Plain ESM over the built packages.
+//
+// What the benches share with the tests (paths, the Redis URL, key prefixes, the bridge's base
+// environment, deleting a prefix's keys, the mock model server and the real-CLI set-up) lives
+// once, in tests/helpers/*.ts. Node 20 cannot import .ts and the benches take no loader or other
+// new dependency, so `npm run bench` compiles those helpers with plain tsc
+// (tests/helpers/tsconfig.build.json) into the gitignored tests/dist/, and the benches import
+// that; the tests keep importing the .ts files directly.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
+import { bridgeBaseEnv, REDIS_URL, ROOT, uniquePrefix } from '../../tests/dist/env.js';
+import { deletePrefix, scanPrefix } from '../../tests/dist/prefix.js';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const FAKE_CLAUDE = join(ROOT, 'tests/fixtures/bin/claude.mjs');
-export const FAKE_CODEX = join(ROOT, 'tests/fixtures/bin/codex.mjs');
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { deletePrefix, REDIS_URL, ROOT };
 export const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 
 // Benches send traffic to loopback only.
@@ -22,18 +28,15 @@ export const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
   }
 }
 
-export function uniquePrefix(name) {
-  return `bench-${name}-${randomBytes(4).toString('hex')}`;
-}
-
 export function newRedis() {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'cli-bridge:bench' });
 }
 
 /**
- * Environment for bridge processes (string values, as in process.env). Mirrors
- * tests/helpers/env.ts `testEnv`, but with NODE_ENV=production and LOG_LEVEL=info (a deployment's
- * defaults: the per-request pino-http line and the worker's "job completed" line are written).
+ * Environment for bridge processes (string values, as in process.env): the tests' base
+ * (tests/helpers/env.ts `bridgeBaseEnv`), with NODE_ENV=production and LOG_LEVEL=info (a
+ * deployment's defaults: the per-request pino-http line and the worker's "job completed" line
+ * are written).
  */
 export function bridgeEnv(prefix, overrides = {}) {
   return {
@@ -42,14 +45,8 @@ export function bridgeEnv(prefix, overrides = {}) {
     HOME: process.env.HOME ?? '/tmp',
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    HOST: '127.0.0.1',
-    PORT: '0',
+    ...bridgeBaseEnv(prefix),
     BRIDGE_ADMIN_KEY: ADMIN_KEY,
-    CLAUDE_BIN: FAKE_CLAUDE,
-    CODEX_BIN: FAKE_CODEX,
-    CODEX_PRICING_FILE: join(ROOT, 'codex-pricing.json'),
     // The per-IP limiters stay switched on (their Redis round trips are part of every request)
     // but with ceilings a load test never reaches: the default RATE_LIMIT_MAX_REQUESTS is 30 a
     // minute, and AUTH_FAILURE_LIMIT (10) counts every request while it is in flight (see
@@ -57,8 +54,6 @@ export function bridgeEnv(prefix, overrides = {}) {
     RATE_LIMIT_MAX_REQUESTS: '1000000',
     AUTH_FAILURE_LIMIT: '1000000',
     WORKER_HEARTBEAT_MS: '1000',
-    KILL_GRACE_MS: '500',
-    SHUTDOWN_TIMEOUT_MS: '5000',
     CLI_ENV_PASSTHROUGH: 'FAKE_CLI_MODE',
     ...overrides,
   };
@@ -167,33 +162,16 @@ export function createProcessGroup() {
   };
 }
 
-/** SCAN + UNLINK every key under `prefix:` (never FLUSH). Returns how many were removed. */
-export async function deletePrefix(redis, prefix) {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length) n += await redis.unlink(...found);
-  } while (cursor !== '0');
-  return n;
-}
-
 /** Sum of `MEMORY USAGE` over the prefix's keys: this bench's own footprint, whatever else runs. */
 export async function prefixMemory(redis, prefix) {
-  let cursor = '0';
   let keys = 0;
   let bytes = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length) {
-      const p = redis.pipeline();
-      for (const k of found) p.memory('USAGE', k, 'SAMPLES', '0');
-      for (const [, v] of await p.exec()) bytes += Number(v ?? 0);
-      keys += found.length;
-    }
-  } while (cursor !== '0');
+  for await (const found of scanPrefix(redis, prefix)) {
+    const p = redis.pipeline();
+    for (const k of found) p.memory('USAGE', k, 'SAMPLES', '0');
+    for (const [, v] of await p.exec()) bytes += Number(v ?? 0);
+    keys += found.length;
+  }
   return { keys, bytes };
 }
 
@@ -349,14 +327,15 @@ export function diffPercentiles(a, b) {
 
 export const median = (values) => summarize(values).p50;
 
-/** A table row for a labelled `summarize()` result. */
-export const statsRow = (label, s) => ({
+/** A table row for a labelled `summarize()` result (`withMin`: a min column before max). */
+export const statsRow = (label, s, { withMin = false } = {}) => ({
   series: label,
   n: s.n,
   p50: s.p50,
   p95: s.p95,
   p99: s.p99,
   mean: s.mean,
+  ...(withMin ? { min: s.min } : {}),
   max: s.max,
 });
 
@@ -396,7 +375,7 @@ export async function runInterruptCleanups() {
  * client; `close()` stops every process, deletes the prefix's keys and closes the clients.
  */
 export function createBenchContext(name) {
-  const prefix = uniquePrefix(name);
+  const prefix = uniquePrefix(name, 'bench');
   const redis = newRedis();
   const group = createProcessGroup();
   const http = createHttpClient();

@@ -11,6 +11,8 @@ import { createLogger, redisKeys, type Config, type Provider } from '@cli-bridge
 import { startWorker, type WorkerHandle } from '@cli-bridge/worker';
 import { Redis } from 'ioredis';
 import { ADMIN_KEY, REDIS_URL, ROOT, testConfig, testEnv, uniquePrefix } from './env.js';
+import { checkForLeaks } from './leak-check.js';
+import { deletePrefix } from './prefix.js';
 
 export interface SpawnedProcess {
   proc: ChildProcess;
@@ -144,18 +146,22 @@ export function createHarness(name: string, overrides: Record<string, string> = 
       return ((await res.json()) as { key: string }).key;
     },
 
-    /** Stops everything this harness started; deletes the prefix's keys; fails on leftovers. */
+    /**
+     * Stops everything this harness started; deletes the prefix's keys; fails (throws) on
+     * leftovers: see leak-check.ts.
+     */
     async cleanup() {
-      const leftovers = [...processes];
-      await Promise.all(leftovers.map((p) => p.stop()));
-      for (const c of closers.splice(0).reverse()) await c();
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (found.length) await redis.unlink(...found);
-      } while (cursor !== '0');
-      await redis.quit();
+      try {
+        const leftovers = [...processes];
+        await Promise.all(leftovers.map((p) => p.stop()));
+        for (const c of closers.splice(0).reverse()) await c();
+        await deletePrefix(redis, prefix);
+        // A worker's heartbeat timer writes every WORKER_HEARTBEAT_MS: watch a little longer.
+        const recheckMs = Math.min(config.WORKER_HEARTBEAT_MS, 2_000) + 100;
+        await checkForLeaks({ redis, prefix, recheckMs });
+      } finally {
+        await redis.quit();
+      }
     },
   };
 }

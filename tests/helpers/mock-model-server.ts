@@ -2,7 +2,8 @@
 // the REAL `claude` and `codex` CLIs can run in tests without network. It records every request
 // (so a test can check what the CLI sent) and lets a test script each reply (text, a tool call,
 // or an HTTP error). The wire formats follow what the real APIs stream and what the captured
-// samples in shared/cli-samples/ show the CLIs accept.
+// samples in tests/fixtures/cli-samples/ show the CLIs accept. The cold-start bench runs the real
+// CLIs against it too (compiled, see tsconfig.build.json here).
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,7 +1,7 @@
-// Helpers to run the REAL `claude` and `codex` CLIs (pinned in tests/real-clis, installed on demand)
-// offline,
-// against tests/helpers/mock-model-server.ts: where their executables are, a scratch HOME per
-// run, and the exact environment each needs to start non-interactively with no network.
+// Helpers to run the REAL `claude` and `codex` CLIs (pinned in tests/real-clis, installed on
+// demand) offline, against tests/helpers/mock-model-server.ts: where their executables are, a
+// scratch HOME per run, and the exact environment each needs to start non-interactively with no
+// network. The cold-start bench uses them too (compiled, see tsconfig.build.json here).
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -53,6 +53,14 @@ export function codexBin(): string {
   return join(dirname(require.resolve('@openai/codex/package.json')), 'bin', 'codex.js');
 }
 
+/**
+ * Bridge settings for a harness whose workers run the real CLIs: their executables, no retries
+ * inside the CLI or of the job (a mock's answer does not get better on a second try).
+ */
+export function realCliBridgeEnv(): Record<string, string> {
+  return { CLAUDE_BIN: claudeBin(), CODEX_BIN: codexBin(), CLAUDE_CODE_MAX_RETRIES: '0', JOB_ATTEMPTS: '1' };
+}
+
 export interface CliSandbox {
   /** Scratch root holding home/ and cwd/; removed by cleanup(). */
   root: string;
@@ -68,15 +76,19 @@ export interface CodexSandbox extends CliSandbox {
   codexHome: string;
 }
 
+/** What points `claude` at the mock (a worker passes ANTHROPIC_* through to the CLI). */
+export function claudeMockEnv(mockUrl: string): Record<string, string> {
+  return { ANTHROPIC_BASE_URL: mockUrl, ANTHROPIC_API_KEY: 'dummy' };
+}
+
 /** Scratch HOME + env for `claude -p` talking to the mock at `mockUrl` (http://127.0.0.1:PORT). */
 export async function prepareClaude(mockUrl: string): Promise<CliSandbox> {
-  const s = await scratch('claude');
+  const s = await createScratch('claude');
   return {
     ...s,
     env: {
       ...baseEnv(s.home),
-      ANTHROPIC_BASE_URL: mockUrl,
-      ANTHROPIC_API_KEY: 'dummy',
+      ...claudeMockEnv(mockUrl),
       // Without this, claude resolves api.anthropic.com (telemetry/event logging) on every run.
       // It also covers the auto-updater, error reporting and feedback; the three below are the
       // individual switches, set too so a future default change cannot reopen one of them.
@@ -99,12 +111,25 @@ export interface PrepareCodexOptions {
 
 /** Scratch HOME + CODEX_HOME (config.toml with provider `mock`) + env for `codex exec`. */
 export async function prepareCodex(mockUrl: string, opts: PrepareCodexOptions = {}): Promise<CodexSandbox> {
-  const s = await scratch('codex');
+  const s = await createScratch('codex');
   const codexHome = join(s.home, '.codex');
-  await mkdir(codexHome);
+  const env = await writeCodexHome(codexHome, mockUrl, opts.declareModels);
+  return { ...s, codexHome, env: { ...baseEnv(s.home), ...env } };
+}
+
+/**
+ * Writes `codexHome`/config.toml with the provider `mock` at `mockUrl` (and, for `declareModels`,
+ * a model catalog); returns what points codex at it: CODEX_HOME and the provider's key variable.
+ */
+export async function writeCodexHome(
+  codexHome: string,
+  mockUrl: string,
+  declareModels: string[] = [],
+): Promise<Record<string, string>> {
+  await mkdir(codexHome, { recursive: true });
   const lines = [
     'model_provider = "mock"',
-    ...(opts.declareModels?.length
+    ...(declareModels.length
       ? [`model_catalog_json = ${JSON.stringify(join(codexHome, 'models.json'))}`]
       : []),
     '',
@@ -116,9 +141,9 @@ export async function prepareCodex(mockUrl: string, opts: PrepareCodexOptions = 
     '',
   ];
   await writeFile(join(codexHome, 'config.toml'), lines.join('\n'));
-  if (opts.declareModels?.length) {
+  if (declareModels.length) {
     // The fewest fields codex 0.171.0 accepts for a catalog entry (found by trial).
-    const models = opts.declareModels.map((slug, i) => ({
+    const models = declareModels.map((slug, i) => ({
       slug,
       display_name: slug,
       base_instructions: 'You are Codex, a coding agent.',
@@ -133,11 +158,7 @@ export async function prepareCodex(mockUrl: string, opts: PrepareCodexOptions = 
     }));
     await writeFile(join(codexHome, 'models.json'), JSON.stringify({ models }));
   }
-  return {
-    ...s,
-    codexHome,
-    env: { ...baseEnv(s.home), CODEX_HOME: codexHome, MOCK_API_KEY: 'dummy' },
-  };
+  return { CODEX_HOME: codexHome, MOCK_API_KEY: 'dummy' };
 }
 
 export interface RunResult {
@@ -147,6 +168,8 @@ export interface RunResult {
   stderr: string;
   /** Wall time from spawn to exit, in ms. */
   ms: number;
+  /** When each stdout line ended, in ms after spawn (to see whether output streamed). */
+  lineTimes: number[];
 }
 
 /** Spawn `bin args` (no shell), write `stdin` and close it, collect output; kill after timeoutMs. */
@@ -160,7 +183,12 @@ export function runCli(
     const child = spawn(bin, args, { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const lineTimes: number[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      const at = performance.now() - t0;
+      for (let i = d.indexOf('\n'); i >= 0; i = d.indexOf('\n', i + 1)) lineTimes.push(at);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 25_000);
     child.on('error', (e) => {
@@ -169,7 +197,7 @@ export function runCli(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - t0) });
+      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - t0), lineTimes });
     });
     child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
     child.stdin.end(o.stdin ?? '');
@@ -199,7 +227,8 @@ function baseEnv(home: string): Record<string, string> {
   return env;
 }
 
-async function scratch(name: string): Promise<Omit<CliSandbox, 'env'>> {
+/** A fresh scratch root (`cli-bridge-<name>-…` in the temp dir) with an empty home/ and cwd/. */
+export async function createScratch(name: string): Promise<Omit<CliSandbox, 'env'>> {
   const root = await mkdtemp(join(tmpdir(), `cli-bridge-${name}-`));
   const home = join(root, 'home');
   const cwd = join(root, 'cwd');

@@ -1,6 +1,7 @@
-/** Reading what the fake CLIs recorded (see tests/fixtures/README.md). */
+/** Reading what the fake CLIs recorded (see tests/fixtures/README.md); the ttft bench too. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hasExited, procStat } from './procfs.js';
 
 export interface FakeRecord {
   provider: 'claude' | 'codex';
@@ -17,7 +18,14 @@ export interface FakeRecord {
   grandchildPid: number | null;
   mode: string;
   startedAt: number;
+  /** claude stream-json: just before the first text delta was written. */
+  firstDeltaAt?: number;
+  /** When SIGTERM arrived (also in `ignore-term` mode). */
+  sigtermAt?: number;
+  /** Set at exit; absent while running or after SIGKILL. */
   endedAt?: number;
+  exitCode?: number | null;
+  signal?: string | null;
 }
 
 export function readRecords(dir: string): FakeRecord[] {
@@ -37,13 +45,7 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false; // gone between the two checks
-  }
+  return !hasExited(procStat(pid));
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (no fixed sleeps). */

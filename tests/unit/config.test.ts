@@ -61,12 +61,6 @@ describe('loadConfig', () => {
     ).toBe(key);
   });
 
-  it('treats empty values (NAME= in .env) as unset', () => {
-    const c = loadConfig({ NODE_ENV: '', LOG_LEVEL: ' ', BRIDGE_ADMIN_KEY: '', PORT: '' });
-    expect(c).toMatchObject({ NODE_ENV: 'development', LOG_LEVEL: 'info', PORT: 3456 });
-    expect(c.BRIDGE_ADMIN_KEY).toBeUndefined();
-  });
-
   it('makes the processes exit 1 with the message on bad config (built entry points)', () => {
     for (const entry of ['api/dist/main.js', 'worker/dist/main.js']) {
       const r = spawnSync(process.execPath, [join(ROOT, entry)], {
