@@ -7,10 +7,9 @@
 // percentile of per-call differences: the extra latency admission adds per request over the one
 // round trip it needs anyway.
 //
-// It calls admit the way the API calls it at the time of the run: read from the built shared
-// package (caller by key hash + failed-authentication guard when admit takes them, else by key
-// name), and records the commands one admit call actually sends (Redis MONITOR, this client's
-// connection only) so the table says whether it measured EVAL or EVALSHA.
+// It calls admit the way the API calls it (the key already resolved by the auth middleware) and
+// records the commands one admit call actually sends (Redis MONITOR, this client's connection
+// only) so the table says whether it measured EVAL or EVALSHA.
 //
 // The key record is written directly (no API process): name, hash, created_at and every limit set
 // to a value never reached, so the script checks them all and always admits. Leases are released
@@ -51,6 +50,7 @@ const LIMITS = {
   maxCostPerMonth: 1e6,
   maxConcurrent: 1e6,
   maxRequestsPerMinute: 1e9,
+  maxQueued: 1e9,
 };
 
 /**
@@ -90,11 +90,16 @@ export async function run(opts = {}) {
     if (redis.status !== 'ready') await once(redis, 'ready');
     const config = loadConfig(bridgeEnv(ctx.prefix));
     const keys = redisKeys(ctx.prefix);
+    // As the API builds it (api/src/services/index.ts), with its queue caps and a cost bound.
     const admission = createAdmission({
       redis,
       keys,
       leaseMs: config.CONCURRENCY_LEASE_MS,
       jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
+      maxQueuedDefault: config.MAX_QUEUED_PER_KEY,
+      providerQueueCap: config.MAX_QUEUED_PER_PROVIDER,
+      waitListKey: (p) => `${ctx.prefix}:${p}:wait`,
+      costBoundMicros: () => Math.round(config.CLAUDE_COST_BOUND_USD * 1_000_000),
     });
 
     // The key record, as the admin API would write it, plus the by-hash index entry.
@@ -108,43 +113,14 @@ export async function run(opts = {}) {
     });
     await redis.hset(keys.apiKeyByHash, keyHash, name);
 
-    // How the API calls admit right now (read the built code, not a guess):
-    //  - (keyName, provider, jobId): the older form, key looked up before, separately;
-    //  - (caller, provider, jobId, guard): the key hash resolved and the client's failed-auth
-    //    counter checked inside the script;
-    //  - (..., guard, serve): also the live-worker check (ZCOUNT of the provider's heartbeats)
-    //    and the provider hold, as a sync POST /generate passes them;
-    //  - ({ keyName }, provider, jobId, serve): the key resolved by the auth middleware before
-    //    (no failed-auth check in the script), the live-worker check and hold inside.
-    const src = admission.admit.toString();
-    const byCaller = /caller\.keyName/.test(src);
-    const byHash = /keyHash/.test(src);
-    const withServe = /workerTtlMs/.test(src);
-    const guard = {
-      counterKey: `${keys.prefix}:rl:authfail:127.0.0.1`,
-      limit: config.AUTH_FAILURE_LIMIT,
-      windowMs: config.RATE_LIMIT_WINDOW_MS,
-    };
     // heldMs 0: the API reads the hold before admit (getRateLimitTtl, cached 1 s), not measured here.
     const serve = { workerTtlMs: config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR, heldMs: 0 };
-    if (withServe) {
-      // One live worker for the script's ZCOUNT (a heartbeat far in the future: it stays live).
-      await redis.zadd(`${keys.prefix}:workers:claude`, Date.now() + 86_400_000, 'bench-worker');
-    }
-    const admitCall = byCaller
-      ? (jobId) => admission.admit({ keyName: name }, 'claude', jobId, serve)
-      : !byHash
-        ? (jobId) => admission.admit(name, 'claude', jobId)
-        : withServe
-          ? (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard, serve)
-          : (jobId) => admission.admit({ keyHash }, 'claude', jobId, guard);
-    const callForm = byCaller
-      ? "admit({ keyName }, 'claude', jobId, { workerTtlMs, heldMs: 0 }) (limits, lease and live-worker ZCOUNT inside the script; the key was resolved before, by the auth middleware)"
-      : !byHash
-        ? "admit(keyName, 'claude', jobId)"
-        : withServe
-          ? "admit({ keyHash }, 'claude', jobId, guard, { workerTtlMs, heldMs: 0 }) (key lookup, failed-auth check and live-worker ZCOUNT inside the script)"
-          : "admit({ keyHash }, 'claude', jobId, guard) (key lookup and failed-auth check inside the script)";
+    // One live worker for the script's ZCOUNT (a heartbeat far in the future: it stays live).
+    await redis.zadd(keys.providerWorkers('claude'), Date.now() + 86_400_000, 'bench-worker');
+    // The key was resolved by the auth middleware before (its own EVALSHA, not measured here).
+    const admitCall = (jobId) => admission.admit({ keyId: name, keyName: name }, 'claude', jobId, serve);
+    const callForm =
+      "admit({ keyId, keyName }, 'claude', jobId, { workerTtlMs, heldMs: 0 }): limits, queue caps, cost reservation, lease and live-worker ZCOUNT in one script";
 
     let seq = 0;
     const runId = randomBytes(3).toString('hex');
@@ -153,17 +129,17 @@ export async function run(opts = {}) {
     // The first call (it may load the script: EVALSHA → NOSCRIPT → EVAL) and the next two, with
     // the commands each sent. Each must admit: an error must never pass for a fast call.
     const sanityIds = [jobId(), jobId(), jobId()];
-    let firstName;
     const sentByFirstAdmit = await commandsSentBy(redis, ctx.redis, async () => {
-      firstName = await admitCall(sanityIds[0]);
+      await admitCall(sanityIds[0]);
     });
-    if ((byHash || byCaller) && firstName !== name)
-      throw new Error(`admit resolved ${firstName}, expected ${name}`);
+    if ((await redis.zscore(keys.leases(name), sanityIds[0])) === null)
+      throw new Error('the first admit took no lease');
     const sentByTwoMore = await commandsSentBy(redis, ctx.redis, async () => {
       await admitCall(sanityIds[1]);
       await admitCall(sanityIds[2]);
     });
     await redis.zrem(keys.leases(name), ...sanityIds);
+    await redis.zrem(keys.queuedJobs(name), ...sanityIds);
     log(
       `admission: first admit sent [${sentByFirstAdmit.join(', ')}], next two [${sentByTwoMore.join(', ')}]`,
     );
@@ -193,7 +169,10 @@ export async function run(opts = {}) {
     };
     const release = async (results) => {
       const ids = results.filter((r) => r.id).map((r) => r.id);
-      if (ids.length) await redis.zrem(keys.leases(name), ...ids);
+      if (ids.length) {
+        await redis.zrem(keys.leases(name), ...ids);
+        await redis.zrem(keys.queuedJobs(name), ...ids);
+      }
     };
     // The key's lease set after admission, to check nothing leaked (released per block).
     const leaseCount = () => redis.zcard(keys.leases(name));

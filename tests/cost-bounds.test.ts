@@ -82,6 +82,24 @@ describe('dollar limits under concurrency', () => {
     expect(usage.errors).toBe(1);
   });
 
+  it('drops a reservation left behind by a job that vanished, instead of blocking the key', async () => {
+    const key = await h.createKey(url, 'leftover', { maxCostPerDay: 0.01 });
+    const id = await h.keyId('leftover');
+    // A job that never settled and holds neither a lease nor a queued place reserved it all.
+    await h.redis.hset(h.keys.costReservations(id), 'claude-vanished', 50_000, '=', 50_000);
+    const res = await postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'after the leftover' },
+      {
+        authorization: `Bearer ${key}`,
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(await h.redis.hget(h.keys.costReservations(id), 'claude-vanished')).toBeNull();
+    // Settled: nothing stays reserved.
+    expect(await h.redis.hget(h.keys.costReservations(id), '=')).toBe('0');
+  });
+
   it('passes no budget to the CLI for a key without dollar limits', async () => {
     const key = await h.createKey(url, 'open');
     const res = await postJson(

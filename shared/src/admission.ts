@@ -33,8 +33,7 @@ import {
 // worker, subscription exhausted, queue full, then the key's limits.
 // Dollar limits hold under concurrency: a request is admitted while the key's spend plus what
 // its requests in flight have reserved is under the limit, and then reserves its own bound
-// (released by settlement, or when its lease lapses). Spend can thus pass a limit by at most
-// one request's bound.
+// (released by settlement). Spend can thus pass a limit by at most one request's bound.
 // Returns {'ok', reserved micros} or {'unknown_key'} / {'provider'} / {'no_worker'} /
 // {'exhausted', ms} / {'queue_full', cap} / {'<limit>', '<value>'}.
 const ADMIT = `
@@ -67,13 +66,28 @@ if n(f[4]) > 0 and n(month[1]) >= n(f[4]) then return {'maxRequestsPerMonth', f[
 if n(f[5]) > 0 and n(month[2]) >= n(f[5]) then return {'maxTokensPerMonth', f[5]} end
 redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', now)
 local dollars = n(f[6]) > 0 or n(f[7]) > 0
-local reserved = 0
-if dollars then
-  local r = redis.call('HGETALL', reservedKey)
-  for i = 1, #r, 2 do
-    if redis.call('ZSCORE', leasesKey, r[i]) then reserved = reserved + tonumber(r[i + 1])
-    else redis.call('HDEL', reservedKey, r[i]) end
+-- The reservations hash keeps its sum in field '=' (kept by admission and settlement), so the
+-- usual check is O(1). Only when that sum would refuse is it recomputed from the entries of
+-- jobs still in flight (holding a lease, or queued), dropping any left behind by a job that
+-- vanished without settlement.
+local reserved = dollars and n(redis.call('HGET', reservedKey, '=')) or 0
+local function over(r)
+  return (n(f[6]) > 0 and n(day[2]) + r >= n(f[6])) or (n(f[7]) > 0 and n(month[3]) + r >= n(f[7]))
+end
+if reserved > 0 and over(reserved) then
+  local entries = redis.call('HGETALL', reservedKey)
+  reserved = 0
+  for i = 1, #entries, 2 do
+    local job = entries[i]
+    if job ~= '=' then
+      if redis.call('ZSCORE', leasesKey, job) or redis.call('ZSCORE', queuedKey, job) then
+        reserved = reserved + tonumber(entries[i + 1])
+      else
+        redis.call('HDEL', reservedKey, job)
+      end
+    end
   end
+  redis.call('HSET', reservedKey, '=', reserved)
 end
 if n(f[6]) > 0 and n(day[2]) + reserved >= n(f[6]) then return {'maxCostPerDay', f[6]} end
 if n(f[7]) > 0 and n(month[3]) + reserved >= n(f[7]) then return {'maxCostPerMonth', f[7]} end
@@ -95,8 +109,23 @@ redis.call('ZADD', queuedKey, now, ARGV[3])
 redis.call('ZADD', jobsKey, now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', jobsKey, '-inf', ARGV[7])
 local bound = dollars and tonumber(ARGV[12]) or 0
-if bound > 0 then redis.call('HSET', reservedKey, ARGV[3], bound) end
+if bound > 0 then
+  redis.call('HSET', reservedKey, ARGV[3], bound)
+  redis.call('HINCRBY', reservedKey, '=', bound)
+end
 return {'ok', tostring(bound)}
+`;
+
+// Gives back what admission took for a job that never made it into the queue.
+// KEYS: 1 leases, 2 queued jobs, 3 cost reservations. ARGV: 1 job id.
+const RELEASE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local r = tonumber(redis.call('HGET', KEYS[3], ARGV[1]))
+if r then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HINCRBY', KEYS[3], '=', -r)
+end
 `;
 
 export interface AdmissionDeps {
@@ -162,6 +191,7 @@ export function createAdmission(deps: AdmissionDeps) {
   const { redis, keys } = deps;
   const clock = deps.now ?? Date.now;
   const admitScript = redisScript(redis, ADMIT);
+  const releaseScript = redisScript(redis, RELEASE);
   return {
     /**
      * Admits one request of the caller's key for `provider` under lease `jobId`, in one atomic
@@ -234,9 +264,12 @@ export function createAdmission(deps: AdmissionDeps) {
       throw refusal(verdict!, value ?? '0', now);
     },
 
-    /** Gives a lease back without settling (the job never made it into the queue). */
+    /** Gives a lease, a queued place and a cost reservation back without settling (the job never made it into the queue). */
     async release(keyId: string, jobId: string): Promise<void> {
-      await redis.zrem(keys.leases(keyId), jobId);
+      await releaseScript(
+        [keys.leases(keyId), keys.queuedJobs(keyId), keys.costReservations(keyId)],
+        [jobId],
+      );
     },
   };
 }

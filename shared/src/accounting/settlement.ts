@@ -26,9 +26,17 @@ const SETTLE = `
 local final = ARGV[7] == '1'
 -- Settled already (a job delivered twice): nothing is billed or logged again, but the lease the
 -- second run took is given back.
+-- A job's cost reservation goes, and the reservations' sum (field '=') with it.
+local function unreserve()
+  local r = tonumber(redis.call('HGET', KEYS[11], ARGV[1]))
+  if r then
+    redis.call('HDEL', KEYS[11], ARGV[1])
+    redis.call('HINCRBY', KEYS[11], '=', -r)
+  end
+end
 if final and redis.call('EXISTS', KEYS[6]) == 1 then
   redis.call('ZREM', KEYS[4], ARGV[1])
-  redis.call('HDEL', KEYS[11], ARGV[1])
+  unreserve()
   return 0
 end
 local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'}
@@ -55,7 +63,7 @@ if not final then return 1 end
 redis.call('SET', KEYS[6], '1', 'EX', ARGV[13])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[10], ARGV[1])
-redis.call('HDEL', KEYS[11], ARGV[1])
+unreserve()
 local acc = redis.call('HGETALL', KEYS[5])
 local usage = {}
 for i = 1, #acc, 2 do usage[acc[i]] = tonumber(acc[i + 1]) end
