@@ -20,6 +20,7 @@
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
+  admissionSettings,
   createAdmission,
   createLogger,
   createRedis,
@@ -90,16 +91,12 @@ export async function run(opts = {}) {
     if (redis.status !== 'ready') await once(redis, 'ready');
     const config = loadConfig(bridgeEnv(ctx.prefix));
     const keys = redisKeys(ctx.prefix);
-    // As the API builds it (api/src/services/index.ts), with its queue caps and a cost bound.
+    // As the API builds it (api/src/services/index.ts): its limits, queue caps and cost bound.
     const admission = createAdmission({
+      ...admissionSettings(config),
       redis,
       keys,
-      leaseMs: config.CONCURRENCY_LEASE_MS,
-      jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
-      maxQueuedDefault: config.MAX_QUEUED_PER_KEY,
-      providerQueueCap: config.MAX_QUEUED_PER_PROVIDER,
       waitListKey: (p) => `${ctx.prefix}:${p}:wait`,
-      costBoundMicros: () => Math.round(config.CLAUDE_COST_BOUND_USD * 1_000_000),
     });
 
     // The key record, as the admin API would write it, plus the by-hash index entry.

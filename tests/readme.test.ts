@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_CLAUDE, FAKE_CODEX, REDIS_URL, ROOT, freePort, tempDir, uniquePrefix } from './helpers/env.js';
 import { Redis } from 'ioredis';
+import { deletePrefix } from './helpers/prefix.js';
 import { waitFor } from './helpers/records.js';
 
 /** The bash blocks of the README section whose heading is `heading`. */
@@ -72,12 +73,7 @@ afterAll(async () => {
   launcher.kill('SIGTERM');
   expect(await exited).toBe(0);
   const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length) await redis.unlink(...found);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -5,54 +5,34 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { claudeArgs, codexArgs } from '@cli-bridge/worker';
 import {
   DEFAULT_ANTHROPIC_TEXT,
   DEFAULT_OPENAI_TEXT,
-  startMockModelServer,
   toolCallThenEcho,
   toolResultOf,
   type Json,
-  type MockModelServer,
   type Script,
 } from './helpers/mock-model-server.js';
-import {
-  claudeBin,
-  codexBin,
-  jsonLines,
-  prepareClaude,
-  prepareCodex,
-  runCli,
-  type CliSandbox,
-} from './helpers/real-cli.js';
+import { claudeBin, codexBin, jsonLines, prepareClaude, prepareCodex, runCli } from './helpers/real-cli.js';
+import { useMockModel } from './helpers/mock-model-lifecycle.js';
 
 const PROMPT = 'Prompt line 1\nline 2 with "quotes" and $dollar\n';
 const SYSTEM_PROMPT = 'You are a terse bridge bot.';
 const timings: string[] = [];
 
-let mock: MockModelServer;
-const sandboxes: CliSandbox[] = [];
-
-beforeAll(async () => {
-  mock = await startMockModelServer();
-});
-beforeEach(() => {
-  mock.setScript(undefined);
-  mock.requests.length = 0;
-});
-afterAll(async () => {
-  await mock?.close();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
+const ctx = useMockModel();
+afterAll(() => {
   // Wall time of each CLI run (spawn → exit, fresh HOME), for the record.
   if (timings.length) console.log(`real CLI wall times:\n  ${timings.join('\n  ')}`);
 });
 
 describe('real claude, locked flags', { timeout: 30_000 }, () => {
   async function runClaude(label: string, o: { stream?: boolean; script?: (cwd: string) => Script } = {}) {
-    const sb = await prepareClaude(mock.url);
-    sandboxes.push(sb);
-    if (o.script) mock.setScript(o.script(sb.cwd));
+    const sb = await prepareClaude(ctx.mock.url);
+    ctx.sandboxes.push(sb);
+    if (o.script) ctx.mock.setScript(o.script(sb.cwd));
     const promptFile = join(sb.root, 'system-prompt.txt'); // outside cwd: cwd stays empty
     await writeFile(promptFile, SYSTEM_PROMPT);
     // The worker's own argv: `--tools ""` (an argv item that is the empty string) means no
@@ -81,15 +61,15 @@ describe('real claude, locked flags', { timeout: 30_000 }, () => {
     });
     expect(out.usage).toMatchObject({ input_tokens: 11, output_tokens: 7 });
 
-    const calls = mock.modelRequests('anthropic');
+    const calls = ctx.mock.modelRequests('anthropic');
     expect(calls).toHaveLength(1);
     expect(calls[0]!.url).toBe('/v1/messages?beta=true');
     const body = calls[0]!.body;
     expect(body).toMatchObject({ model: 'claude-sonnet-4-5', stream: true, tools: [] });
     expect(JSON.stringify(body.system)).toContain(SYSTEM_PROMPT);
     expect(body.messages.at(-1).content.map((c: Json) => c.text)).toContain(PROMPT);
-    // Nothing but the model call and a HEAD / connection warm-up reached the mock.
-    for (const req of mock.requests)
+    // Nothing but the model call and a HEAD / connection warm-up reached the ctx.mock.
+    for (const req of ctx.mock.requests)
       expect(['HEAD /', 'POST /v1/messages?beta=true']).toContain(`${req.method} ${req.url}`);
   });
 
@@ -129,7 +109,7 @@ describe('real claude, locked flags', { timeout: 30_000 }, () => {
     expect(existsSync(target)).toBe(false);
 
     // The tool result the CLI sent back to the model says the same.
-    const calls = mock.modelRequests('anthropic');
+    const calls = ctx.mock.modelRequests('anthropic');
     expect(calls).toHaveLength(2);
     const sent = toolResultOf('anthropic', calls[1]!.body);
     expect(sent).toMatchObject({ isError: true });
@@ -142,9 +122,9 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
     label: string,
     o: { declareModels?: string[]; script?: (cwd: string) => Script } = {},
   ) {
-    const sb = await prepareCodex(mock.url, { declareModels: o.declareModels });
-    sandboxes.push(sb);
-    if (o.script) mock.setScript(o.script(sb.cwd));
+    const sb = await prepareCodex(ctx.mock.url, { declareModels: o.declareModels });
+    ctx.sandboxes.push(sb);
+    if (o.script) ctx.mock.setScript(o.script(sb.cwd));
     // The worker's own argv (without `--disable plugins` codex resolves github.com at start-up).
     const args = codexArgs('gpt-5-codex');
     const r = await runCli(codexBin(), args, { cwd: sb.cwd, env: sb.env, stdin: PROMPT });
@@ -165,7 +145,7 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
       usage: { input_tokens: 13, cached_input_tokens: 0, output_tokens: 5 },
     });
 
-    const calls = mock.modelRequests('openai');
+    const calls = ctx.mock.modelRequests('openai');
     expect(calls).toHaveLength(1);
     const body = calls[0]!.body;
     expect(body).toMatchObject({ model: 'gpt-5-codex', stream: true });
@@ -175,7 +155,11 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
     const toolNames = (body.tools ?? []).map((t: Json) => t.name);
     for (const shell of ['exec_command', 'shell', 'shell_command', 'exec'])
       expect(toolNames).not.toContain(shell);
-    expect(mock.requests.every((q) => q.method === 'POST' && q.url === '/v1/responses')).toBe(true);
+    expect(
+      ctx.mock.requests.every(
+        (q: { method: string; url: string }) => q.method === 'POST' && q.url === '/v1/responses',
+      ),
+    ).toBe(true);
   });
 
   it('refuses a shell call from the model: the file is not created', async () => {
@@ -195,7 +179,7 @@ describe('real codex, locked flags', { timeout: 30_000 }, () => {
     const message = events.find((e) => e.type === 'item.completed' && e.item.type === 'agent_message');
     expect(message?.item.text).toBe('TOOL_RESULT: unsupported call: exec_command');
 
-    const calls = mock.modelRequests('openai');
+    const calls = ctx.mock.modelRequests('openai');
     expect(calls).toHaveLength(2);
     expect(toolResultOf('openai', calls[1]!.body)?.text).toContain('unsupported call: exec_command');
   });

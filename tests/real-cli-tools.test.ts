@@ -28,16 +28,9 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claudeArgs, codexArgs, codexMcpServersIn } from '@cli-bridge/worker';
-import {
-  startMockModelServer,
-  type Json,
-  type MockModelServer,
-  type MockReply,
-  type RecordedRequest,
-  type Script,
-} from './helpers/mock-model-server.js';
+import { type Json, type MockReply, type RecordedRequest, type Script } from './helpers/mock-model-server.js';
 import { tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
 import {
@@ -50,26 +43,14 @@ import {
   type CliSandbox,
   type CodexSandbox,
 } from './helpers/real-cli.js';
+import { useMockModel } from './helpers/mock-model-lifecycle.js';
 
 // A 1x1 PNG; its base64 must never show up in a request.
 const PNG_B64 =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 const SECRET = `host-secret-${Math.random().toString(36).slice(2)}`;
 
-let mock: MockModelServer;
-const sandboxes: CliSandbox[] = [];
-
-beforeAll(async () => {
-  mock = await startMockModelServer();
-});
-beforeEach(() => {
-  mock.setScript(undefined);
-  mock.requests.length = 0;
-});
-afterAll(async () => {
-  await mock?.close();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const ctx = useMockModel();
 
 /** Secrets beside (outside) the CLI's cwd, and paths a tool must not be able to create. */
 async function plantSecrets(sb: CliSandbox) {
@@ -101,7 +82,7 @@ async function addMcpServer(sb: CodexSandbox, name: string, marker: string) {
 
 /** Nothing secret in any request, nothing written, the cwd still empty. */
 function expectHostUntouched(sb: CliSandbox, markers: string[]) {
-  const sent = JSON.stringify(mock.requests.map((r) => r.body));
+  const sent = JSON.stringify(ctx.mock.requests.map((r) => r.body));
   expect(sent).not.toContain(SECRET);
   expect(sent).not.toContain(PNG_B64);
   for (const m of markers) expect(existsSync(m), m).toBe(false);
@@ -177,11 +158,11 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
   ) {
     // gpt-5-codex is not in 0.171.0's built-in catalog: declare it (a catalog file replaces the
     // built-in one, so the built-in models run without it).
-    const sb = await prepareCodex(mock.url, {
+    const sb = await prepareCodex(ctx.mock.url, {
       declareModels: model === 'gpt-5-codex' ? [model] : undefined,
     });
-    sandboxes.push(sb);
-    if (setup) mock.setScript(await setup(sb));
+    ctx.sandboxes.push(sb);
+    if (setup) ctx.mock.setScript(await setup(sb));
     const r = await runCli(codexBin(), await args(sb), {
       cwd: sb.cwd,
       env: sb.env,
@@ -198,7 +179,7 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
   ])('%s is offered only tools that cannot reach the host', async (model, top, nested) => {
     const { r } = await runCodex(model);
     expect(r.code, r.stderr).toBe(0);
-    const [req] = mock.modelRequests('openai');
+    const [req] = ctx.mock.modelRequests('openai');
     expect(req!.body.model).toBe(model);
     expect(offeredByCodex(req!.body)).toMatchObject({ top, nested });
   });
@@ -363,7 +344,7 @@ text(JSON.stringify(out));`;
     expect(results.get('direct.apply_patch_inside')).toMatch(REFUSED_PATCH);
 
     // The sub-agent it spawned was offered no more than its parent.
-    const sub = mock.modelRequests('openai').filter((q) => codexAgent(q) !== '/root');
+    const sub = ctx.mock.modelRequests('openai').filter((q) => codexAgent(q) !== '/root');
     expect(sub.length).toBeGreaterThan(0);
     for (const q of sub) {
       const offered = offeredByCodex(q.body);
@@ -384,7 +365,7 @@ text(JSON.stringify(out));`;
       });
       expect(r0.code, r0.stderr).toBe(0);
       expect(existsSync(join(before, 'started'))).toBe(true);
-      mock.requests.length = 0;
+      ctx.mock.requests.length = 0;
 
       const after = tempDir('realtools-mcp');
       const { r } = await runCodex(
@@ -399,7 +380,7 @@ text(JSON.stringify(out));`;
       );
       expect(r.code, r.stderr).toBe(0);
       expect(readdirSync(after)).toEqual([]);
-      const offered = offeredByCodex(mock.modelRequests('openai')[0]!.body);
+      const offered = offeredByCodex(ctx.mock.modelRequests('openai')[0]!.body);
       expect(JSON.stringify(offered)).not.toMatch(/files|db.tools/);
     },
   );
@@ -412,9 +393,9 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
     args: (promptFile: string) => string[],
     setup?: (sb: CliSandbox) => Promise<Script>,
   ) {
-    const sb = await prepareClaude(mock.url);
-    sandboxes.push(sb);
-    if (setup) mock.setScript(await setup(sb));
+    const sb = await prepareClaude(ctx.mock.url);
+    ctx.sandboxes.push(sb);
+    if (setup) ctx.mock.setScript(await setup(sb));
     const promptFile = join(sb.root, 'system-prompt.txt');
     await writeFile(promptFile, 'You are a bridge bot.');
     const r = await runCli(claudeBin(), args(promptFile), {
@@ -435,9 +416,9 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
       return args;
     });
     expect(open.code, open.stderr).toBe(0);
-    const builtin: string[] = mock.modelRequests('anthropic')[0]!.body.tools.map((t: Json) => t.name);
+    const builtin: string[] = ctx.mock.modelRequests('anthropic')[0]!.body.tools.map((t: Json) => t.name);
     expect(builtin).toEqual(expect.arrayContaining(['Bash', 'Read', 'Write', 'Edit', 'WebFetch']));
-    mock.requests.length = 0;
+    ctx.mock.requests.length = 0;
 
     // With the worker's flags: the model calls each of them (and an MCP-style name) in turn.
     const results = new Map<string, { text: string; isError?: boolean }>();
@@ -454,7 +435,7 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
           content: 'pwned',
           old_string: 'a',
           new_string: 'b',
-          url: `${mock.url}/exfiltrate`,
+          url: `${ctx.mock.url}/exfiltrate`,
           pattern: '**/*',
           prompt: `Read ${s.txt}`,
           description: 'probe',
@@ -480,10 +461,10 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
       expect(res.text, name).toContain(`No such tool available: ${name}`);
     }
     // Every request it sent offered no tool at all.
-    const calls = mock.modelRequests('anthropic');
+    const calls = ctx.mock.modelRequests('anthropic');
     expect(calls).toHaveLength(builtin.length + 2);
     for (const c of calls) expect(c.body.tools).toEqual([]);
-    expect(mock.requests.some((q) => q.url.startsWith('/exfiltrate'))).toBe(false);
+    expect(ctx.mock.requests.some((q) => q.url.startsWith('/exfiltrate'))).toBe(false);
     expectHostUntouched(sb, s!.markers);
   });
 });
@@ -506,8 +487,8 @@ describe('real codex through the bridge, code mode', () => {
   let url = '';
   let key = '';
   beforeAll(async () => {
-    box = await prepareCodex(mock.url); // built-in catalog: gpt-6.2-sol is a code-mode model
-    sandboxes.push(box);
+    box = await prepareCodex(ctx.mock.url); // built-in catalog: gpt-6.2-sol is a code-mode model
+    ctx.sandboxes.push(box);
     url = (await h.startApi()).url;
     await h.startWorker(['codex'], { ...box.env, CLI_ENV_PASSTHROUGH: 'MOCK_API_KEY' });
     key = await h.createKey(url);
@@ -524,7 +505,7 @@ const out = {};
 try { out.view_image = JSON.stringify(await tools.view_image({ path: ${JSON.stringify(png)} })); } catch (e) { out.view_image = 'ERR ' + String(e); }
 try { await tools.apply_patch(${JSON.stringify(addFile(marker))}); out.apply_patch = 'OK'; } catch (e) { out.apply_patch = 'ERR ' + String(e); }
 text(JSON.stringify(out));`;
-    mock.setScript(({ toolResult }) =>
+    ctx.mock.setScript(({ toolResult }) =>
       toolResult ? { text: `TOOL_RESULT: ${toolResult.text}` } : { custom: { name: 'exec', input: js } },
     );
     const res = await postJson(
@@ -537,7 +518,7 @@ text(JSON.stringify(out));`;
     expect(text).toContain('view_image');
     expect(text).toContain('is not a function');
     expect(text).toContain('patch rejected: writing is blocked by read-only sandbox');
-    expect(JSON.stringify(mock.requests.map((q) => q.body))).not.toContain(PNG_B64);
+    expect(JSON.stringify(ctx.mock.requests.map((q) => q.body))).not.toContain(PNG_B64);
     expect(existsSync(marker)).toBe(false);
   }, 60_000);
 

@@ -7,7 +7,9 @@
  * admit exactly 50. (The key itself was resolved from its hash by the auth middleware.)
  */
 import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
 import { BridgeError } from './errors.js';
+import { usdToMicros } from './jobs.js';
 import type { Provider } from './providers.js';
 import type { RedisKeys } from './redis-keys.js';
 import { redisScript } from './redis-script.js';
@@ -144,6 +146,28 @@ export interface AdmissionDeps {
   /** The cost a request reserves against its key's dollar limits (micro-dollars). */
   costBoundMicros: (provider: Provider) => number;
   now?: () => number;
+}
+
+/** The parts of AdmissionDeps that come from the configuration. */
+export function admissionSettings(
+  config: Pick<
+    Config,
+    | 'CONCURRENCY_LEASE_MS'
+    | 'JOB_RESULT_TTL_S'
+    | 'MAX_QUEUED_PER_KEY'
+    | 'MAX_QUEUED_PER_PROVIDER'
+    | 'CLAUDE_COST_BOUND_USD'
+    | 'CODEX_COST_BOUND_USD'
+  >,
+): Omit<AdmissionDeps, 'redis' | 'keys' | 'waitListKey' | 'now'> {
+  return {
+    leaseMs: config.CONCURRENCY_LEASE_MS,
+    jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
+    maxQueuedDefault: config.MAX_QUEUED_PER_KEY,
+    providerQueueCap: config.MAX_QUEUED_PER_PROVIDER,
+    costBoundMicros: (p) =>
+      usdToMicros(p === 'claude' ? config.CLAUDE_COST_BOUND_USD : config.CODEX_COST_BOUND_USD),
+  };
 }
 
 /** What admission granted. */

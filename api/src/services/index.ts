@@ -1,11 +1,11 @@
 import {
+  admissionSettings,
   createAdmission,
   createJobEvents,
   createLeases,
   createSettlement,
   createWorkerRegistry,
   readLogs,
-  usdToMicros,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
@@ -23,15 +23,10 @@ export function createApiServices(c: ApiClients) {
   const { redis, keys, config } = c;
   const registry = createWorkerRegistry({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
   const admission = createAdmission({
+    ...admissionSettings(config),
     redis,
     keys,
-    leaseMs: config.CONCURRENCY_LEASE_MS,
-    jobIndexMs: config.JOB_RESULT_TTL_S * 1000,
-    maxQueuedDefault: config.MAX_QUEUED_PER_KEY,
-    providerQueueCap: config.MAX_QUEUED_PER_PROVIDER,
     waitListKey: (p) => c.queues[p].toKey('wait'),
-    costBoundMicros: (p) =>
-      usdToMicros(p === 'claude' ? config.CLAUDE_COST_BOUND_USD : config.CODEX_COST_BOUND_USD),
   });
   const settlement = createSettlement({
     redis,
