@@ -46,6 +46,19 @@ import {
 import { useMockModel } from './helpers/mock-model-lifecycle.js';
 
 // A 1x1 PNG; its base64 must never show up in a request.
+/** The switched-off tools, called directly by the model, are unknown to the CLI. */
+function expectRemovedToolsUnsupported(results: Map<string, string>) {
+  for (const name of [
+    'view_image',
+    'exec_command',
+    'shell',
+    'shell_command',
+    'create_goal',
+    'request_user_input',
+  ])
+    expect(results.get(`direct.${name}`)).toBe(`unsupported call: ${name}`);
+}
+
 const PNG_B64 =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 const SECRET = `host-secret-${Math.random().toString(36).slice(2)}`;
@@ -235,15 +248,7 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
       return callInTurn(() => removedToolCalls(s!), results);
     });
     expect(r.code, r.stderr).toBe(0);
-    for (const name of [
-      'view_image',
-      'exec_command',
-      'shell',
-      'shell_command',
-      'create_goal',
-      'request_user_input',
-    ])
-      expect(results.get(`direct.${name}`)).toBe(`unsupported call: ${name}`);
+    expectRemovedToolsUnsupported(results);
     // gpt-5.5 offers apply_patch: the sandbox refuses the write, inside the cwd or out of it.
     const patch = model === 'gpt-5.5' ? REFUSED_PATCH : /^unsupported custom tool call: apply_patch$/;
     expect(results.get('direct.apply_patch')).toMatch(patch);
@@ -330,15 +335,7 @@ text(JSON.stringify(out));`;
       globals: 'undefined,undefined,undefined,undefined,undefined',
       import: 'ERR unsupported import in exec',
     });
-    for (const name of [
-      'view_image',
-      'exec_command',
-      'shell',
-      'shell_command',
-      'create_goal',
-      'request_user_input',
-    ])
-      expect(results.get(`direct.${name}`)).toBe(`unsupported call: ${name}`);
+    expectRemovedToolsUnsupported(results);
     // Not offered at the top level in code mode, but still dispatched: the sandbox refuses it.
     expect(results.get('direct.apply_patch')).toMatch(REFUSED_PATCH);
     expect(results.get('direct.apply_patch_inside')).toMatch(REFUSED_PATCH);
