@@ -5,7 +5,7 @@
  * - Anthropic: `{"type": "error", "error": {"type", "message"}}`.
  * The app's one error handler picks the dialect from the request (`dialectOf`).
  */
-import type { BridgeError } from '@cli-bridge/shared';
+import { BridgeError, isErrorType, type ErrorType, type Usage } from '@cli-bridge/shared';
 import type { Request } from 'express';
 
 export type Dialect = 'bridge' | 'openai' | 'anthropic';
@@ -65,4 +65,20 @@ function anthropicType(status: number): string {
 
 export function anthropicErrorBody(be: BridgeError) {
   return { type: 'error' as const, error: { type: anthropicType(be.status), message: be.message } };
+}
+
+/** What a job event's data holds (a `text` delta, the `usage` of a completed job, an `error`). */
+export interface JobEventPayload {
+  text?: string;
+  usage?: Usage;
+  error?: { type: string; message: string };
+}
+
+/** The BridgeError of a job `error` event, so a stream reports it in the caller's dialect. */
+export function jobEventError(
+  e: JobEventPayload['error'],
+  details: Record<string, unknown> = {},
+): BridgeError {
+  const type: ErrorType = isErrorType(e?.type) ? e.type : 'provider_error';
+  return new BridgeError(type, e?.message ?? 'The job failed', { details });
 }

@@ -3,13 +3,13 @@
  * text only, so the official Anthropic SDKs work unchanged (baseURL http://host:3456). Same
  * routing, rendering and job path as /v1/chat/completions.
  */
-import { BridgeError, newJobId, type GenerateResponse, type JobEvent, type Usage } from '@cli-bridge/shared';
+import { newJobId, ZERO_USAGE, type GenerateResponse, type JobEvent } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { contentText, unsupported } from '../compat/content.js';
 import { estimateTokens, renderConversation, type Turn } from '../compat/conversation.js';
-import { anthropicErrorBody } from '../compat/errors.js';
+import { anthropicErrorBody, jobEventError, type JobEventPayload } from '../compat/errors.js';
 import { routeModel } from '../compat/models.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
@@ -72,12 +72,6 @@ function message(r: GenerateResponse) {
 function eventRenderer(jobId: string, model: string) {
   const event = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  const zero: Usage = {
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-  };
   return {
     prelude: () =>
       event('message_start', {
@@ -89,31 +83,30 @@ function eventRenderer(jobId: string, model: string) {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: zero,
+          usage: ZERO_USAGE,
         },
       }) +
       event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
       event('ping', {}),
     render: (ev: JobEvent): string => {
-      const payload = JSON.parse(ev.data) as Record<string, any>;
+      const payload = JSON.parse(ev.data) as JobEventPayload;
       switch (ev.type) {
         case 'text':
           return event('content_block_delta', {
             index: 0,
-            delta: { type: 'text_delta', text: String(payload.text) },
+            delta: { type: 'text_delta', text: payload.text ?? '' },
           });
         case 'usage':
           return (
             event('content_block_stop', { index: 0 }) +
             event('message_delta', {
               delta: { stop_reason: 'end_turn', stop_sequence: null },
-              usage: payload.usage as Usage,
+              usage: payload.usage ?? ZERO_USAGE,
             }) +
             event('message_stop', {})
           );
         case 'error': {
-          const e = payload.error as { type: any; message: string };
-          const body = anthropicErrorBody(new BridgeError(e.type, e.message));
+          const body = anthropicErrorBody(jobEventError(payload.error));
           return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
         }
         default:

@@ -4,13 +4,20 @@
  * provider (compat/models.ts); the conversation is rendered into one CLI run
  * (compat/conversation.ts); the job runs through the same path as /generate (job-runner.ts).
  */
-import { BridgeError, newJobId, type GenerateResponse, type JobEvent, type Usage } from '@cli-bridge/shared';
+import {
+  BridgeError,
+  newJobId,
+  ZERO_USAGE,
+  type GenerateResponse,
+  type JobEvent,
+  type Usage,
+} from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { contentText, unsupported } from '../compat/content.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
-import { openaiErrorBody } from '../compat/errors.js';
+import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
 import { routeModel } from '../compat/models.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
@@ -143,18 +150,19 @@ function chunkRenderer(jobId: string, model: string, created: number, includeUsa
   return {
     prelude: () => data(choice({ role: 'assistant', content: '' }, null)),
     render: (ev: JobEvent): string => {
-      const payload = JSON.parse(ev.data) as Record<string, any>;
+      const payload = JSON.parse(ev.data) as JobEventPayload;
       switch (ev.type) {
         case 'text':
-          return data(choice({ content: String(payload.text) }, null));
+          return data(choice({ content: payload.text ?? '' }, null));
         case 'usage':
           return (
             data(choice({}, 'stop')) +
-            (includeUsage ? data({ ...base, choices: [], usage: openaiUsage(payload.usage as Usage) }) : '')
+            (includeUsage
+              ? data({ ...base, choices: [], usage: openaiUsage(payload.usage ?? ZERO_USAGE) })
+              : '')
           );
         case 'error': {
-          const e = payload.error as { type: any; message: string };
-          return data(openaiErrorBody(new BridgeError(e.type, e.message, { details: { job_id: jobId } })));
+          return data(openaiErrorBody(jobEventError(payload.error, { job_id: jobId })));
         }
         case 'done':
           return 'data: [DONE]\n\n';
