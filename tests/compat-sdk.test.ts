@@ -456,3 +456,99 @@ describe('accounting', () => {
     expect(logs.map((l: any) => l.cost_usd).sort()).toEqual([0.01, 0.02, 0.03, 0.04]);
   });
 });
+
+describe('streams that fail or are left', () => {
+  it('a job failing mid-stream reaches the SDKs as their APIError', async () => {
+    const stream = await openai.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'fail me @@fake mode=error-401@@' }],
+      stream: true,
+    });
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const c of stream) seen.push(c.choices[0]?.delta.role ?? '');
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['assistant']);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+      type: 'api_error',
+      job_id: expect.stringMatching(/^claude-/),
+    });
+
+    const e2 = await anthropic.messages
+      .stream({
+        model: 'sonnet',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'fail me @@fake mode=error-401@@' }],
+      })
+      .finalMessage()
+      .catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(Anthropic.APIError);
+    expect((e2 as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'api_error' },
+    });
+  });
+
+  it('a client that leaves a stream cancels its job, as on /generate', async () => {
+    const stream = await openai.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'leave me @@fake mode=hang@@' }],
+      stream: true,
+    });
+    let id = '';
+    for await (const c of stream) {
+      id = c.id;
+      break; // leaving the loop aborts the request
+    }
+    const jobId = id.replace(/^chatcmpl-/, '');
+    expect(jobId).toMatch(/^claude-/);
+    const job = await waitFor(async () => {
+      const j = (await fetch(`${url}/jobs/${jobId}`, { headers: { authorization: `Bearer ${key}` } }).then(
+        (r) => r.json(),
+      )) as { status: string };
+      return j.status === 'cancelled' ? j : false;
+    }, 10_000);
+    expect(job.status).toBe('cancelled');
+  });
+});
+
+describe('a bridge whose only worker serves Claude', () => {
+  const h2 = createHarness('compat-claude-only');
+  let url2 = '';
+  let key2 = '';
+  beforeAll(async () => {
+    url2 = (await h2.startApi()).url;
+    await h2.startWorker(['claude']);
+    key2 = await h2.createKey(url2, 'solo');
+  });
+  afterAll(() => h2.cleanup());
+
+  it('lists no Codex model, and answers a Codex model with 503 in each dialect', async () => {
+    const o = new OpenAI({ apiKey: key2, baseURL: `${url2}/v1`, maxRetries: 0 });
+    const ids = (await o.models.list()).data.map((m) => m.id);
+    expect(ids).toContain('sonnet');
+    expect(ids.some((id) => id.startsWith('gpt-') || id === 'codex' || id === 'o3')).toBe(false);
+    await expect(o.models.retrieve('gpt-5')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+    const e1 = await o.chat.completions
+      .create({ model: 'gpt-5', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((e1 as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+    expect((e1 as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+      type: 'api_error',
+      code: 'unavailable',
+    });
+
+    const a = new Anthropic({ apiKey: key2, baseURL: url2, maxRetries: 0 });
+    const e2 = await a.messages
+      .create({ model: 'gpt-5', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((e2 as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'overloaded_error' },
+    });
+  });
+});
