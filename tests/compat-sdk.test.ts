@@ -87,7 +87,7 @@ describe('OpenAI SDK: chat.completions', () => {
   it('streams chat.completion.chunks: role first, text deltas, stop, usage, [DONE]', async () => {
     const stream = await openai.chat.completions.create({
       model: 'sonnet',
-      messages: [{ role: 'user', content: 'Count one two three @@fake in=20 out=9@@' }],
+      messages: [{ role: 'user', content: 'Count one two three @@fake in=20 out=9 chunk_delay_ms=30@@' }],
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -235,7 +235,7 @@ describe('Anthropic SDK: messages', () => {
         model: 'haiku',
         max_tokens: 10,
         stream: true,
-        messages: [{ role: 'user', content: 'wire one two' }],
+        messages: [{ role: 'user', content: 'wire one two @@fake chunk_delay_ms=30@@' }],
       }),
     });
     expect(res.status).toBe(200);
