@@ -207,7 +207,10 @@ describe('Anthropic SDK: messages', () => {
       messages: [
         { role: 'user', content: 'earlier' },
         { role: 'assistant', content: [{ type: 'text', text: 'ok' }] },
-        { role: 'user', content: [{ type: 'text', text: 'stream me please @@fake in=40 out=12@@' }] },
+        {
+          role: 'user',
+          content: [{ type: 'text', text: 'stream me please @@fake in=40 out=12 chunk_delay_ms=30@@' }],
+        },
       ],
     });
     const types: string[] = [];
@@ -218,7 +221,7 @@ describe('Anthropic SDK: messages', () => {
     ]);
     const rec = await recordWith('stream me please');
     expect(rec.stdin.trimEnd()).toMatch(
-      /<turn role="user">earlier<\/turn>\n<turn role="assistant">ok<\/turn>\n<turn role="user">stream me please @@fake in=40 out=12@@<\/turn>$/,
+      /<turn role="user">earlier<\/turn>\n<turn role="assistant">ok<\/turn>\n<turn role="user">stream me please @@fake in=40 out=12 chunk_delay_ms=30@@<\/turn>$/,
     );
     expect(final.stop_reason).toBe('end_turn');
     expect(final.usage).toMatchObject({ input_tokens: 40, output_tokens: 12 });
