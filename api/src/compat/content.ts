@@ -43,3 +43,7 @@ export function unsupported(param: string, what: string): BridgeError {
     details: { param },
   });
 }
+
+/** Whether a request field asks for something: set, not null, not an empty array. */
+export const present = (v: unknown): boolean =>
+  v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);

@@ -7,7 +7,7 @@ import { newJobId, ZERO_USAGE, type GenerateResponse, type JobEvent } from '@cli
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { contentText, unsupported } from '../compat/content.js';
+import { contentText, present, unsupported } from '../compat/content.js';
 import { estimateTokens, renderConversation, type Turn } from '../compat/conversation.js';
 import { anthropicErrorBody, jobEventError, type JobEventPayload } from '../compat/errors.js';
 import { routeModel } from '../compat/models.js';
@@ -41,8 +41,6 @@ const messagesRequestSchema = z.object({
   mcp_servers: z.unknown().optional(),
 });
 type MessagesRequest = z.infer<typeof messagesRequestSchema>;
-
-const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 
 function render(body: MessagesRequest) {
   for (const f of ['tools', 'tool_choice', 'mcp_servers'] as const)

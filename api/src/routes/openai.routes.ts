@@ -15,7 +15,7 @@ import {
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { contentText, unsupported } from '../compat/content.js';
+import { contentText, present, unsupported } from '../compat/content.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
 import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
 import { routeModel } from '../compat/models.js';
@@ -57,8 +57,6 @@ const chatRequestSchema = z.object({
   logprobs: z.boolean().nullish(),
 });
 type ChatRequest = z.infer<typeof chatRequestSchema>;
-
-const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 
 function refuseUnsupported(req: ChatRequest): void {
   if (req.n !== undefined && req.n !== null && req.n !== 1) {
