@@ -81,6 +81,11 @@ describe('the route table the tests iterate over', () => {
         'DELETE /jobs/:id',
         'GET /jobs/:id/events',
         'GET /usage',
+        'POST /v1/chat/completions',
+        'POST /v1/messages',
+        'POST /v1/messages/count_tokens',
+        'GET /v1/models',
+        'GET /v1/models/:id',
       ]),
     );
     expect(show(adminRoutes)).toEqual(
@@ -120,11 +125,32 @@ const userCases: { name: string; headers: () => Record<string, string>; message:
   },
 ];
 
+/**
+ * The 401 body in the route's dialect: the bridge's own, or on /v1 OpenAI's
+ * (`{error: {type, code, message, param}}`) or, on /v1/messages*, Anthropic's
+ * (`{type: "error", error: {type, message}}`).
+ */
+function expectUnauthorized(route: RouteEntry, json: any, message: RegExp) {
+  const text = expect.stringMatching(message);
+  if (route.path.startsWith('/v1/messages')) {
+    expect(json).toEqual({ type: 'error', error: { type: 'authentication_error', message: text } });
+  } else if (route.path.startsWith('/v1/')) {
+    expect(json?.error).toEqual({
+      type: 'authentication_error',
+      code: 'invalid_api_key',
+      param: null,
+      message: text,
+    });
+  } else {
+    expect(json?.error).toMatchObject({ type: 'unauthorized', message: text });
+  }
+}
+
 describe.each(userRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))('user route %s', (_, route) => {
   it.each(userCases)('answers 401 to $name', async ({ headers, message }) => {
     const res = await call(api.url, route, headers());
     expect(res.status).toBe(401);
-    expect(res.json?.error).toMatchObject({ type: 'unauthorized', message: expect.stringMatching(message) });
+    expectUnauthorized(route, res.json, message);
   });
 });
 

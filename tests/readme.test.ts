@@ -78,10 +78,11 @@ afterAll(async () => {
 });
 
 describe('the README walkthrough', () => {
-  it('answers every example of "Using it", "Async jobs" and "Keys" with default limits: no 429, no 5xx', async () => {
+  it('answers every example of "Using it", "Async jobs", "OpenAI and Anthropic clients" and "Keys" with default limits: no 429, no 5xx', async () => {
     const blocks = [
       ...bashBlocks('## Using it (curl)'),
       ...bashBlocks('## Async jobs and streaming'),
+      ...bashBlocks('## OpenAI and Anthropic clients'),
       ...bashBlocks('## Keys, limits and usage'),
     ];
     expect(blocks.length).toBeGreaterThanOrEqual(3);
@@ -95,6 +96,13 @@ describe('the README walkthrough', () => {
     expect(run.stdout).toContain('"text":"Echo: What is 2+2?"');
     expect(run.stdout).toMatch(/"provider":"codex"/);
     expect(run.stdout).toContain('event: done');
+    // The OpenAI- and Anthropic-compatible examples.
+    expect(run.stdout).toMatch(/"object":"chat.completion".*"content":"Echo: What is 2\+2\?"/);
+    expect(run.stdout).toContain('"object":"chat.completion.chunk"');
+    expect(run.stdout).toContain('data: [DONE]');
+    expect(run.stdout).toMatch(/"type":"message".*"text":"Echo: What is 2\+2\?"/);
+    expect(run.stdout).toContain('{"input_tokens":1}');
+    expect(run.stdout).toMatch(/"object":"list","data":\[.*"id":"gpt-5-codex"/);
     expect(run.stdout).toMatch(/"name":"webapp"/);
     expect(run.stdout).toContain('"revoked":true');
     // What the bridge answered, from its own request log (written asynchronously: the last

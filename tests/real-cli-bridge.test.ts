@@ -3,6 +3,8 @@
  * worker → CLI → loopback mock model server. Proves the locked-down invocation works end to end
  * and that a model asking for a tool gets none run.
  */
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -109,5 +111,49 @@ describe('real codex through the bridge', () => {
     expect(res.status).toBe(200);
     expect(res.json.content[0].text).toBe('TOOL_RESULT: unsupported call: exec_command');
     expect(existsSync(marker)).toBe(false);
+  }, 60_000);
+});
+
+describe('the official SDKs through the real CLIs (/v1)', () => {
+  const openai = () => new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 });
+  const anthropic = () => new Anthropic({ apiKey: key, baseURL: url, maxRetries: 0 });
+
+  it('Anthropic SDK → real claude: a multi-turn conversation, streamed', async () => {
+    const final = await anthropic()
+      .messages.stream({
+        model: 'sonnet',
+        max_tokens: 100,
+        system: 'SDK-SYSTEM-7',
+        messages: [
+          { role: 'user', content: 'first turn' },
+          { role: 'assistant', content: 'first reply' },
+          { role: 'user', content: 'second turn' },
+        ],
+      })
+      .finalMessage();
+    expect(final.content).toEqual([
+      expect.objectContaining({ type: 'text', text: 'Hello from mock-anthropic.' }),
+    ]);
+    expect(final.usage.input_tokens).toBe(11);
+    const sent = JSON.stringify(mock.requests.find((r) => r.url.startsWith('/v1/messages'))!.body);
+    expect(sent).toContain('SDK-SYSTEM-7');
+    expect(sent).toContain(
+      '<turn role=\\"assistant\\">first reply</turn>\\n<turn role=\\"user\\">second turn</turn>',
+    );
+  }, 60_000);
+
+  it('OpenAI SDK → real codex: a chat completion', async () => {
+    const c = await openai().chat.completions.create({
+      model: 'gpt-5-codex',
+      messages: [
+        { role: 'system', content: 'SDK-SYSTEM-8' },
+        { role: 'user', content: 'codex via the openai sdk' },
+      ],
+    });
+    expect(c.choices[0]!.message.content).toBe('Hello from mock-openai.');
+    expect(c.usage).toMatchObject({ prompt_tokens: 13, completion_tokens: 5, total_tokens: 18 });
+    const sent = JSON.stringify(mock.requests.find((r) => r.url.startsWith('/v1/responses'))!.body);
+    expect(sent).toContain('SDK-SYSTEM-8');
+    expect(sent).toContain('codex via the openai sdk');
   }, 60_000);
 });

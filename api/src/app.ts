@@ -12,7 +12,10 @@ import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
+import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
+import { modelsRoutes } from './routes/models.routes.js';
+import { openaiRoutes } from './routes/openai.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
@@ -95,6 +98,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
   app.use(jobsRoutes(deps));
+  // The OpenAI- and Anthropic-compatible front doors (errors in their dialects: compat/errors.ts).
+  app.use(openaiRoutes(deps));
+  app.use(anthropicRoutes(deps));
+  app.use(modelsRoutes(deps));
   app.use(
     '/admin',
     requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),

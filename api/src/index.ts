@@ -3,3 +3,5 @@ export * from './deps.js';
 export * from './server.js';
 export * from './services/index.js';
 export * from './services/model-policy.js';
+export * from './compat/conversation.js';
+export * from './compat/models.js';

@@ -22,9 +22,18 @@ export function startSse(res: Response, headers: Record<string, string> = {}): v
   res.flushHeaders();
 }
 
+/** Turns one job event into the SSE text written for it ('' writes nothing). */
+export type EventRenderer = (ev: JobEvent) => string;
+
+/** The bridge's own SSE dialect: each event as it is, with its stream id. */
+export const bridgeEvent: EventRenderer = (ev) => `id: ${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`;
+
 export interface FollowedJob {
-  /** Writes the SSE response: buffered events first, then live ones, until `done` or the client leaves. */
-  relay(res: Response, heartbeatMs: number): Promise<'done' | 'closed'>;
+  /**
+   * Writes the SSE response: buffered events first, then live ones, until `done` or the client
+   * leaves. `render` writes each event in another dialect (default: the bridge's own).
+   */
+  relay(res: Response, heartbeatMs: number, render?: EventRenderer): Promise<'done' | 'closed'>;
   /** Stops following without relaying (the request failed before the stream began). */
   cancel(): void;
 }
@@ -48,10 +57,13 @@ export async function followJob(
   });
   return {
     cancel: () => sub.close(),
-    relay: (res, heartbeatMs) =>
+    relay: (res, heartbeatMs, render = bridgeEvent) =>
       new Promise((resolve) => {
         const write = (events: JobEvent[]) => {
-          for (const ev of events) res.write(`id: ${ev.id}\nevent: ${ev.type}\ndata: ${ev.data}\n\n`);
+          for (const ev of events) {
+            const text = render(ev);
+            if (text) res.write(text);
+          }
         };
         let heartbeat: NodeJS.Timeout | undefined;
         const beat = () => {

@@ -78,6 +78,33 @@ const providers = list([]).pipe(
 
 const MAX_MS = 2_147_483_647; // setTimeout's ceiling
 
+/** Where a model name of the /v1 API goes: a provider and the model its CLI runs. */
+export interface ModelRoute {
+  provider: (typeof PROVIDERS)[number];
+  model: string;
+}
+
+/** The default MODEL_ALIASES (each side must be a valid model name). */
+export const DEFAULT_MODEL_ALIASES =
+  'claude=claude:sonnet,codex=codex:gpt-5-codex,gpt-4o=codex:gpt-5,gpt-4o-mini=codex:gpt-5-mini';
+
+/** MODEL_ALIASES: `name=provider:model,...` → a map from each name to its route. */
+const modelAliases = list(DEFAULT_MODEL_ALIASES.split(',')).transform((entries, ctx) => {
+  const out: Record<string, ModelRoute> = {};
+  for (const entry of entries) {
+    const m = /^([^=\s]+)=(claude|codex):(\S+)$/.exec(entry);
+    if (!m || !MODEL_NAME.test(m[1]!) || !MODEL_NAME.test(m[3]!)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `MODEL_ALIASES entries must be name=claude:model or name=codex:model (got "${entry}")`,
+      });
+      return z.NEVER;
+    }
+    out[m[1]!] = { provider: m[2] as ModelRoute['provider'], model: m[3]! };
+  }
+  return out;
+});
+
 const baseSchema = z.object({
   NODE_ENV: z.preprocess(
     blankToUndefined,
@@ -155,6 +182,9 @@ const baseSchema = z.object({
   CODEX_MAX_BUFFER_BYTES: int('CODEX_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
   CODEX_COST_BOUND_USD: usd('CODEX_COST_BOUND_USD', 1_000, 1),
   CODEX_PRICING_FILE: str('./codex-pricing.json'),
+
+  // OpenAI- and Anthropic-compatible API (/v1)
+  MODEL_ALIASES: modelAliases,
 
   // Start-up (npm start)
   START_REDIS: bool('START_REDIS', true),

@@ -22,7 +22,7 @@ export function providerOfJobId(id: string): Provider | undefined {
 }
 
 /** Each prompt may hold at most this many characters (the default body limit admits both). */
-const MAX_PROMPT_CHARS = 500_000;
+export const MAX_PROMPT_CHARS = 500_000;
 
 /** The body of `POST /generate` and `POST /generate-codex`. Unknown fields are ignored. */
 export const generateRequestSchema = z.object({

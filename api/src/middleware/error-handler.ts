@@ -1,5 +1,6 @@
 import { BridgeError, errorBody, toBridgeError, type Logger } from '@cli-bridge/shared';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { anthropicErrorBody, dialectOf, openaiErrorBody } from '../compat/errors.js';
 
 /**
  * Errors raised by Express itself and its body parser (http-errors: `status`, `expose`, `type`):
@@ -28,7 +29,11 @@ function fromHttpError(err: unknown): BridgeError | undefined {
   return e.expose === true ? new BridgeError('invalid_request', (err as Error).message) : undefined;
 }
 
-/** The one place an error becomes a response. */
+/**
+ * The one place an error becomes a response: the status and headers are the bridge's; the body
+ * is in the caller's dialect (the bridge's own, or OpenAI's or Anthropic's on /v1, see
+ * compat/errors.ts).
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
@@ -40,7 +45,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // Refused before its body was read (no key, too large, ...): close the connection with the
     // answer instead of waiting for a body nobody will read.
     if (!req.complete) res.setHeader('Connection', 'close');
-    res.status(be.status).json(errorBody(be));
+    const dialect = dialectOf(req);
+    res
+      .status(be.status)
+      .json(
+        dialect === 'openai'
+          ? openaiErrorBody(be)
+          : dialect === 'anthropic'
+            ? anthropicErrorBody(be)
+            : errorBody(be),
+      );
   };
 }
 

@@ -53,6 +53,8 @@ export function createApiServices(c: ApiClients) {
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    /** The Codex price table (the /v1 model list offers priced models). */
+    pricing: c.pricing,
     waiters,
     events: createEventHub({
       redis,
