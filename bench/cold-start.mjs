@@ -96,7 +96,12 @@ export async function run(opts = {}) {
           },
           { workDir, privateDir },
         );
-        const env = buildCliEnv({ base: envDirect, passthrough: config.CLI_ENV_PASSTHROUGH, extra: inv.env });
+        const env = buildCliEnv({
+          provider,
+          base: envDirect,
+          passthrough: config.CLI_ENV_PASSTHROUGH,
+          extra: inv.env,
+        });
         const r = await spawnDirect({ bin: inv.bin, args: inv.args, stdin: inv.stdin, cwd: workDir, env });
         const text = provider === 'claude' ? claudeText(r.stdout) : codexText(r.stdout);
         const want = provider === 'claude' ? CLAUDE_TEXT : CODEX_TEXT;

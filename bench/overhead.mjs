@@ -73,7 +73,12 @@ export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: ex
     submittedAt: Date.now(),
   };
   const inv = await adapter.prepare(jobData, { workDir, privateDir: scratch });
-  const cliEnv = buildCliEnv({ base: env, passthrough: config.CLI_ENV_PASSTHROUGH, extra: inv.env });
+  const cliEnv = buildCliEnv({
+    provider: 'claude',
+    base: env,
+    passthrough: config.CLI_ENV_PASSTHROUGH,
+    extra: inv.env,
+  });
 
   let bridgeErrors = 0;
   /** { jobId, ms } of every successful bridge request, for `breakdown()`. */

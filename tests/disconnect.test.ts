@@ -5,14 +5,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir } from './helpers/env.js';
+import { cleanupAll } from './helpers/leak-check.js';
 import { createHarness } from './helpers/harness.js';
 import { isAlive, readRecords, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('disconnect-records');
 const harnesses: ReturnType<typeof createHarness>[] = [];
-afterAll(async () => {
-  for (const h of harnesses) await h.cleanup();
-});
+afterAll(() => cleanupAll(harnesses));
 
 async function leaveMidRun(cancelOnDisconnect: boolean, marker: string) {
   const h = createHarness('disconnect', {

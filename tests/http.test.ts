@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY } from './helpers/env.js';
+import { cleanupAll } from './helpers/leak-check.js';
 import { createHarness, postJson } from './helpers/harness.js';
 
 const harnesses: ReturnType<typeof createHarness>[] = [];
@@ -13,9 +14,7 @@ async function api(overrides: Record<string, string>) {
   const server = await h.startApi();
   return { h, url: server.url };
 }
-afterAll(async () => {
-  for (const h of harnesses) await h.cleanup();
-});
+afterAll(() => cleanupAll(harnesses));
 
 describe('headers', () => {
   it('sends helmet security headers and echoes a sane x-request-id', async () => {

@@ -12,7 +12,7 @@ import { groupReaper, startWorker } from '@cli-bridge/worker';
 import { Redis } from 'ioredis';
 import { REDIS_URL, testEnv, uniquePrefix } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
-import { checkForLeaks, LeakError } from './helpers/leak-check.js';
+import { checkForLeaks, cleanupAll, LeakError } from './helpers/leak-check.js';
 import { deletePrefix } from './helpers/prefix.js';
 import { hasExited, procStat } from './helpers/procfs.js';
 import { isAlive } from './helpers/records.js';
@@ -164,6 +164,15 @@ describe('harness cleanup', () => {
     expect(res.status).toBe(200);
     await h.cleanup();
     expect(isAlive(groupReaper().pid!)).toBe(true); // it ends with this process
+  });
+
+  it('cleanupAll cleans up every harness even when the first fails, then throws', async () => {
+    const first = createHarness('leakcheck');
+    const second = createHarness('leakcheck');
+    const child = leaveChild('sleep', ['30']);
+    const api = await second.spawnApi();
+    await expect(cleanupAll([first, second])).rejects.toThrow(`child process still running: ${child.pid}`);
+    expect(isAlive(api.proc.pid!)).toBe(false); // the second harness was still cleaned up
   });
 
   it('passes when all is closed, also while another harness of the file is still open', async () => {

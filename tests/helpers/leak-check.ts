@@ -101,3 +101,27 @@ async function settle<T>(list: () => T[] | Promise<T[]>, ms: number): Promise<T[
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * Cleans up every harness of a file, in order, even when one of them fails its leak check (a
+ * loop that stopped at the first failure would leave the later harnesses' processes running);
+ * then throws the first failure, or all of them.
+ */
+export async function cleanupAll(harnesses: readonly { cleanup(): Promise<void> }[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const h of harnesses) {
+    try {
+      await h.cleanup();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length) {
+    const messages = failures.map((e) => (e instanceof Error ? e.message : String(e)));
+    throw new AggregateError(
+      failures,
+      `${failures.length} harnesses failed their cleanup:\n${messages.join('\n')}`,
+    );
+  }
+}
