@@ -66,7 +66,13 @@ export async function run(opts = {}) {
       throw new Error(`baseline had failures: ${JSON.stringify(baseline)}`);
 
     // ---- the bridge: POST /jobs, if it exists
-    const env = bridgeEnv(ctx.prefix, { WORKER_PROVIDERS: 'claude' });
+    // No worker runs: the jobs pile up, so the queue caps are lifted (their checks still run in
+    // the admission script, at 0 = no cap).
+    const env = bridgeEnv(ctx.prefix, {
+      WORKER_PROVIDERS: 'claude',
+      MAX_QUEUED_PER_KEY: '0',
+      MAX_QUEUED_PER_PROVIDER: '0',
+    });
     const api = await ctx.group.startApi(
       env,
       process.env.BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] } : {},
