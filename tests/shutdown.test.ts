@@ -50,7 +50,7 @@ describe('SIGTERM to the API', () => {
         };
         return ['completed', 'failed', 'cancelled'].includes(v.status) ? v : undefined;
       }, 20_000);
-      expect(done.status).toBe('completed');
+      expect(done.status, JSON.stringify(done)).toBe('completed');
     }
   }, 40_000);
 
