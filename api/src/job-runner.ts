@@ -25,11 +25,14 @@ export function createJobRunner({
   /** 'close' on the response fires for a finished answer and a vanished client alike. */
   const cancelOnDisconnect = (res: Response, job: GenerateJob) => {
     if (!config.CANCEL_ON_DISCONNECT) return;
-    res.on('close', () => {
-      if (res.writableFinished) return;
+    const cancel = () =>
       services.jobs
         .cancelJob(job, job.data.provider)
         .catch((err: unknown) => logger.warn({ jobId: job.id, err }, 'cancel on disconnect failed'));
+    // Gone already, while its job was being queued: its 'close' has fired.
+    if (res.destroyed) return void cancel();
+    res.on('close', () => {
+      if (!res.writableFinished) void cancel();
     });
   };
 

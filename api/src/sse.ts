@@ -90,6 +90,8 @@ export async function followJob(
           onEnd: finish,
         };
         res.on('close', onClose);
+        // A client that left between following and relaying: its 'close' has already fired.
+        if (res.destroyed) return sub.close();
         beat();
       }),
   };
