@@ -7,7 +7,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir } from './helpers/env.js';
-import { createHarness } from './helpers/harness.js';
+import { createHarness, postJson } from './helpers/harness.js';
 import { readRecords, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('responses-records');
@@ -287,6 +287,39 @@ describe('refusals', () => {
       .responses.create({ model: 'sonnet', input: 'x' })
       .catch((e: unknown) => e);
     expect(e2).toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+  it("a key's limit → RateLimitError with Retry-After, streamed or not, before any stream", async () => {
+    const limited = openaiFor(await h.createKey(url, 'responses-limited', { maxRequestsPerDay: 1 }));
+    await limited.responses.create({ model: 'sonnet', input: 'one' });
+    const e1 = await limited.responses.create({ model: 'sonnet', input: 'two' }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(OpenAI.RateLimitError);
+    const rl = e1 as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(rl.error).toMatchObject({ type: 'rate_limit_error', code: 'limit_exceeded' });
+    expect(Number(rl.headers.get('retry-after'))).toBeGreaterThan(0);
+    const e2 = await limited.responses
+      .create({ model: 'sonnet', input: 'three', stream: true })
+      .catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(OpenAI.RateLimitError);
+  });
+
+  it('answers in the OpenAI shape even to a caller sending anthropic-version', async () => {
+    const res = await postJson(
+      `${url}/v1/responses`,
+      { model: 'sonnet', input: 'x', previous_response_id: 'resp_1' },
+      { authorization: `Bearer ${key}`, 'anthropic-version': '2023-06-01' },
+    );
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        param: 'previous_response_id',
+        code: 'invalid_request',
+        message: expect.stringMatching(/keeps no conversation state/),
+      },
+    });
+    const missing = await postJson(`${url}/v1/responses/resp_1`, {}, { authorization: `Bearer ${key}` });
+    expect(missing.status).toBe(404);
+    expect(missing.json.error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
   });
 });
 
