@@ -82,6 +82,7 @@ describe('the route table the tests iterate over', () => {
         'GET /jobs/:id/events',
         'GET /usage',
         'POST /v1/chat/completions',
+        'POST /v1/responses',
         'POST /v1/messages',
         'POST /v1/messages/count_tokens',
         'GET /v1/models',

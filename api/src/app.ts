@@ -16,6 +16,7 @@ import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
 import { openaiRoutes } from './routes/openai.routes.js';
+import { responsesRoutes } from './routes/responses.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(jobsRoutes(deps));
   // The OpenAI- and Anthropic-compatible front doors (errors in their dialects: compat/errors.ts).
   app.use(openaiRoutes(deps));
+  app.use(responsesRoutes(deps));
   app.use(anthropicRoutes(deps));
   app.use(modelsRoutes(deps));
   app.use(

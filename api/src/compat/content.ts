@@ -1,10 +1,16 @@
 /**
- * Reading message content of either dialect: a string, or an array of parts of which only text
- * parts are supported (an image, audio, file, tool or any other part is refused with 400).
+ * Reading message content of any dialect: a string, or an array of parts of which only text
+ * parts are supported (an image, audio, file, tool or any other part is refused with 400). The
+ * text part types are the dialect's: `text` for Chat Completions and Messages, `input_text` and
+ * `output_text` for Responses.
  */
 import { BridgeError } from '@cli-bridge/shared';
 
-export function contentText(content: unknown, param: string): string {
+export function contentText(
+  content: unknown,
+  param: string,
+  textTypes: readonly string[] = ['text'],
+): string {
   if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
   if (!Array.isArray(content)) {
@@ -20,7 +26,7 @@ export function contentText(content: unknown, param: string): string {
           details: { param: `${param}[${i}]` },
         });
       }
-      if (p.type !== 'text') {
+      if (!textTypes.includes(p.type)) {
         throw new BridgeError(
           'invalid_request',
           `${param}[${i}]: content of type "${p.type}" is not supported; this bridge takes text only`,

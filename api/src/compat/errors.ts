@@ -10,12 +10,13 @@ import type { Request } from 'express';
 
 export type Dialect = 'bridge' | 'openai' | 'anthropic';
 
-/** /v1/messages* speak Anthropic; other /v1 routes OpenAI, or Anthropic for an `anthropic-version` caller. */
+/** /v1/messages* speak Anthropic; /v1/chat/* and /v1/responses OpenAI; other /v1 routes OpenAI, or Anthropic for an `anthropic-version` caller. */
 export function dialectOf(req: Request): Dialect {
   const path = (req.originalUrl || req.url).split('?')[0]!;
   if (path !== '/v1' && !path.startsWith('/v1/')) return 'bridge';
   if (path === '/v1/messages' || path.startsWith('/v1/messages/')) return 'anthropic';
-  if (path.startsWith('/v1/chat/')) return 'openai';
+  if (path.startsWith('/v1/chat/') || path === '/v1/responses' || path.startsWith('/v1/responses/'))
+    return 'openai';
   return req.get('anthropic-version') ? 'anthropic' : 'openai';
 }
 
