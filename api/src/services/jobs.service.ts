@@ -103,9 +103,20 @@ export function createJobsService(deps: JobsServiceDeps) {
   }
 
   /** A job as its owner sees it; `position` also reads its place in line (a queued job). */
-  async function viewOf(job: GenerateJob, provider: Provider, opts = { position: true }): Promise<JobView> {
-    const id = job.id!;
-    const state = await job.getState();
+  async function viewOf(
+    loaded: GenerateJob,
+    provider: Provider,
+    opts = { position: true },
+  ): Promise<JobView> {
+    const id = loaded.id!;
+    const state = await loaded.getState();
+    // The job may have finished between its read and its state's: then read it again, so its
+    // result (or error) and finish time go with the state.
+    const finished = state === 'completed' || state === 'failed';
+    const job =
+      finished && loaded.finishedOn === undefined
+        ? ((await deps.queues[provider].getJob(id)) ?? loaded)
+        : loaded;
     const base = {
       id,
       provider,
