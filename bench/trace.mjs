@@ -36,7 +36,7 @@ export const STAGES = [
   ['CLI run (spawned → close)', 'worker.spawned', 'worker.exited'],
   ['exit → parse', 'worker.exited', 'worker.parsed'],
   ['settlement (EVALSHA)', 'worker.parsed', 'worker.settled'],
-  ['usage event (XADD)', 'worker.settled', 'worker.published'],
+  ['job events: text, usage, done (one MULTI)', 'worker.settled', 'worker.published'],
   ['job log + scratch rm', 'worker.published', 'worker.cleaned'],
   ['result publish (return → BullMQ complete → QueueEvents → API)', 'worker.cleaned', 'api.ended'],
   ['response (toGenerateResponse, res.json → finish)', 'api.ended', 'api.responded'],
