@@ -9,7 +9,16 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { log, parseFlags, ROOT, runInterruptCleanups } from './lib/common.mjs';
 
-const BENCHES = ['overhead', 'floor', 'memory', 'cold-start', 'submit-throughput', 'admission', 'ttft'];
+const BENCHES = [
+  'overhead',
+  'floor',
+  'memory',
+  'cold-start',
+  'submit-throughput',
+  'admission',
+  'ttft',
+  'trace',
+];
 
 const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 

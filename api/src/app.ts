@@ -11,6 +11,7 @@ import { pinoHttp } from 'pino-http';
 import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
+import { startTrace } from './middleware/trace.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
@@ -35,6 +36,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
+
+  // Per-stage timings (off by default): before everything else, to see what the rest costs.
+  if (config.TRACE_STAGES) app.use(startTrace(logger.child({ component: 'trace' })));
 
   app.use(
     pinoHttp({

@@ -92,6 +92,8 @@ export function createProcessGroup() {
       cliDurations: [],
       /** The same, with the provider: [{ provider, durationMs }]. */
       cliRuns: [],
+      /** TRACE_STAGES: jobId → the stage marks of its "stage trace" line. */
+      traces: new Map(),
       exited,
       async stop() {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
@@ -118,6 +120,8 @@ export function createProcessGroup() {
           entry.cliDurations.push(obj.durationMs);
           entry.cliRuns.push({ provider: obj.provider, durationMs: obj.durationMs });
         }
+        if (obj.msg === 'stage trace' && typeof obj.jobId === 'string')
+          entry.traces.set(obj.jobId, obj.stages);
         if (isReady(obj)) {
           if (obj.url) entry.url = String(obj.url);
           resolveReady(entry);

@@ -115,6 +115,8 @@ const baseSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(['auto', 'json', 'pretty']).default('auto')),
+  // Logs per-stage timings of each request (API) and job (worker); for measurement, off by default.
+  TRACE_STAGES: bool('TRACE_STAGES', false),
 
   // HTTP
   PORT: int('PORT', 0, 65535, 3456), // 0 = any free port

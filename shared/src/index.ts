@@ -16,3 +16,4 @@ export * from './accounting/index.js';
 export * from './admission.js';
 export * from './job-events.js';
 export * from './redis-script.js';
+export * from './trace.js';

@@ -110,6 +110,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     logger: log,
     tmpRoot: deps.tmpRoot,
     holdQueue: (p, ms) => queueFor(p).rateLimit(ms),
+    trace: config.TRACE_STAGES,
   });
   const counted: typeof processor = async (job, token, signal) => {
     active++;

@@ -15,11 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CANCELLED_ERROR,
+  createStageTrace,
   DelayedError,
   encodeFailure,
   generateJobDataSchema,
   jobOwner,
   KEY_REVOKED_ERROR,
+  STAGE_TRACE_MSG,
   UnrecoverableError,
   WaitingError,
   Worker,
@@ -65,6 +67,8 @@ export interface ProcessorDeps {
   /** Parent of the per-job scratch directories (default: the OS temp dir). */
   tmpRoot?: string;
   now?: () => number;
+  /** TRACE_STAGES: log each job's stage marks (one info line, in the job's log context). */
+  trace?: boolean;
 }
 
 export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor {
@@ -110,6 +114,8 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
   }
 
   return async (job: GenerateJob, token?: string, signal?: AbortSignal) => {
+    const trace = deps.trace ? createStageTrace() : undefined;
+    trace?.mark('picked');
     const parsed = generateJobDataSchema.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -142,10 +148,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       const workDir = join(privateDir, 'work');
       await mkdir(workDir, { mode: 0o700 });
       const inv = await adapter.prepare(data, { workDir, privateDir }, deps.baseEnv);
+      trace?.mark('scratch');
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
       const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
       const start = await deps.leases.acquireForRun(jobOwner(data), job.id!, leaseMs);
+      trace?.mark('leased');
       if (start === 'revoked') {
         return await finishFailed(settled, nothingSpent, { ...KEY_REVOKED_ERROR }, log);
       }
@@ -195,8 +203,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         killGraceMs: deps.config.KILL_GRACE_MS,
         signal,
         onStdoutLine,
-        onSpawn: (pid) => recordRun(privateDir, pid),
+        onSpawn: (pid) => {
+          trace?.mark('spawned');
+          recordRun(privateDir, pid);
+        },
       });
+      trace?.mark('exited');
       flush();
       await chain;
       const ran = { ...nothingSpent, durationMs: run.durationMs };
@@ -222,6 +234,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       let result;
       try {
         result = adapter.parse(run, data);
+        trace?.mark('parsed');
       } catch (err) {
         if (!(err instanceof CliFailure)) throw err;
         const spent = {
@@ -254,8 +267,10 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         log,
         { status: 'completed' },
       );
+      trace?.mark('settled');
       // After settlement: a client that sees `done` finds its usage already counted.
       await publish('usage', () => deps.events.completed(job.id!, result, { textStreamed: streamed }), log);
+      trace?.mark('published');
       log.info(
         { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros },
         'job completed',
@@ -263,6 +278,10 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       return result;
     } finally {
       await rm(privateDir, { recursive: true, force: true });
+      if (trace) {
+        trace.mark('cleaned');
+        log.info({ stages: trace.stages() }, STAGE_TRACE_MSG);
+      }
     }
   };
 }

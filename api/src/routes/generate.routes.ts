@@ -4,6 +4,7 @@ import type { AppDeps } from '../deps.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireUserKey } from '../middleware/auth.js';
+import { markStage } from '../middleware/trace.js';
 import { parseBody } from '../validate.js';
 
 /**
@@ -17,17 +18,25 @@ export function generateRoutes(deps: AppDeps): Router {
   const body = jsonBody(config);
   const runner = createJobRunner(deps);
 
+  // TRACE_STAGES marks the steps in between; off, the chain is exactly auth, body, handler.
+  const mark = (name: string): RequestHandler[] => (config.TRACE_STAGES ? [markStage(name)] : []);
+
   const handler = (provider: Provider) =>
     [
+      ...mark('routed'),
       auth,
+      ...mark('authed'),
       body,
+      ...mark('bodyRead'),
       async (req, res) => {
         const request = parseBody(generateRequestSchema, req.body);
+        req.trace?.mark('validated');
         const input = {
           provider,
           request,
           caller: { keyId: req.keyId!, keyName: req.keyName! },
           requestId: String(req.id),
+          trace: req.trace,
         };
         if (request.stream) return runner.stream(input, res);
         res.json(await runner.sync(input, res));

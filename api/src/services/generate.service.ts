@@ -16,6 +16,7 @@ import {
   type GenerateRequest,
   type GenerateResponse,
   type Provider,
+  type StageTrace,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
 import type { JobWaiters } from './job-waiters.js';
@@ -39,6 +40,8 @@ export interface SubmitInput {
   jobId?: string;
   /** Sync routes need a live worker now (else 503); async jobs may wait for one. Default true. */
   requireWorker?: boolean;
+  /** TRACE_STAGES: the request's stage marks (absent when tracing is off). */
+  trace?: StageTrace;
 }
 
 export function createGenerateService(deps: GenerateServiceDeps) {
@@ -70,6 +73,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
       heldMs: sync ? await heldMs(input.provider) : 0,
     });
+    input.trace?.mark('admitted');
     let job: GenerateJob;
     try {
       job = await deps.queues[input.provider].add(
@@ -94,6 +98,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       await deps.admission.release(keyId, jobId).catch(() => {});
       throw err;
     }
+    input.trace?.mark('queued');
     return job;
   }
 
@@ -111,6 +116,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const jobId = input.jobId ?? newJobId(input.provider);
     // Listening starts before the job exists, so its end cannot be missed.
     const wait = deps.waiters.expect(jobId, timeoutMs);
+    if (input.trace) input.trace.jobId = jobId;
     try {
       onQueued?.(await submit({ ...input, jobId }));
     } catch (err) {
@@ -118,6 +124,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       throw err;
     }
     const end = await wait.ended;
+    input.trace?.mark('ended');
     const details = { job_id: jobId };
     switch (end.status) {
       case 'completed': {
