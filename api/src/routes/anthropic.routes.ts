@@ -10,6 +10,7 @@ import type { AppDeps } from '../deps.js';
 import { contentText, present, unsupported } from '../compat/content.js';
 import { estimateTokens, renderConversation, type Turn } from '../compat/conversation.js';
 import { anthropicErrorBody, jobEventError, type JobEventPayload } from '../compat/errors.js';
+import { compatJobInput } from '../compat/job-input.js';
 import { routeModel } from '../compat/models.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
@@ -123,20 +124,13 @@ export function anthropicRoutes(deps: AppDeps): Router {
 
   r.post('/v1/messages', auth, body, async (req, res) => {
     const request = parseBody(messagesRequestSchema, req.body);
-    const { provider, model } = routeModel(request.model, config, services.pricing);
-    const prompts = render(request);
     const stream = request.stream === true;
-    const input = {
-      provider,
-      request: { ...prompts, model, stream },
-      caller: { keyId: req.keyId!, keyName: req.keyName! },
-      requestId: String(req.id),
-    };
+    const input = compatJobInput(deps, req, request.model, () => render(request), stream);
     if (!stream) {
       res.json(message(await runner.sync(input, res)));
       return;
     }
-    const jobId = newJobId(provider);
+    const jobId = newJobId(input.provider);
     await runner.stream({ ...input, jobId }, res, eventRenderer(jobId, request.model));
   });
 

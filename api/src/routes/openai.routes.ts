@@ -18,7 +18,7 @@ import type { AppDeps } from '../deps.js';
 import { contentText, present, unsupported } from '../compat/content.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
 import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
-import { routeModel } from '../compat/models.js';
+import { compatJobInput } from '../compat/job-input.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireUserKey } from '../middleware/auth.js';
@@ -179,22 +179,23 @@ export function openaiRoutes(deps: AppDeps): Router {
   r.post('/v1/chat/completions', requireUserKey(services.auth), jsonBody(config), async (req, res) => {
     const body = parseBody(chatRequestSchema, req.body);
     refuseUnsupported(body);
-    const { provider, model } = routeModel(body.model, config, services.pricing);
-    const { system, turns } = readMessages(body.messages);
-    const prompts = renderConversation(system, turns, 'messages');
     const stream = body.stream === true;
-    const input = {
-      provider,
-      request: { ...prompts, model, stream },
-      caller: { keyId: req.keyId!, keyName: req.keyName! },
-      requestId: String(req.id),
-    };
+    const input = compatJobInput(
+      deps,
+      req,
+      body.model,
+      () => {
+        const { system, turns } = readMessages(body.messages);
+        return renderConversation(system, turns, 'messages');
+      },
+      stream,
+    );
     const created = Math.floor(Date.now() / 1000);
     if (!stream) {
       res.json(completion(await runner.sync(input, res), created));
       return;
     }
-    const jobId = newJobId(provider);
+    const jobId = newJobId(input.provider);
     const chunks = chunkRenderer(jobId, body.model, created, body.stream_options?.include_usage === true);
     await runner.stream({ ...input, jobId }, res, chunks);
   });

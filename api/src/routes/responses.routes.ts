@@ -21,7 +21,7 @@ import type { AppDeps } from '../deps.js';
 import { contentText, present, unsupported } from '../compat/content.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
 import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
-import { routeModel } from '../compat/models.js';
+import { compatJobInput } from '../compat/job-input.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireUserKey } from '../middleware/auth.js';
@@ -251,22 +251,23 @@ export function responsesRoutes(deps: AppDeps): Router {
   r.post('/v1/responses', requireUserKey(services.auth), jsonBody(config), async (req, res) => {
     const body = parseBody(responsesRequestSchema, req.body);
     refuseUnsupported(body);
-    const { provider, model } = routeModel(body.model, config, services.pricing);
-    const { system, turns } = readInput(body);
-    const prompts = renderConversation(system, turns, 'input');
     const stream = body.stream === true;
-    const input = {
-      provider,
-      request: { ...prompts, model, stream },
-      caller: { keyId: req.keyId!, keyName: req.keyName! },
-      requestId: String(req.id),
-    };
+    const input = compatJobInput(
+      deps,
+      req,
+      body.model,
+      () => {
+        const { system, turns } = readInput(body);
+        return renderConversation(system, turns, 'input');
+      },
+      stream,
+    );
     const created = Math.floor(Date.now() / 1000);
     if (!stream) {
       res.json(fromResult(await runner.sync(input, res), created, body));
       return;
     }
-    const jobId = newJobId(provider);
+    const jobId = newJobId(input.provider);
     await runner.stream({ ...input, jobId }, res, eventRenderer(jobId, body.model, created, body));
   });
   return r;
