@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
-import { readRecords, waitFor } from './helpers/records.js';
+import { recordWith, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('compat-records');
 const h = createHarness('compat', { FAKE_CLI_RECORD_DIR: recordDir });
@@ -31,9 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.cleanup());
 
-/** The fake CLI run whose stdin holds `marker`. */
-const recordWith = (marker: string) =>
-  waitFor(() => readRecords(recordDir).find((r) => r.stdin.includes(marker)), 5_000, `record ${marker}`);
+const recordOf = (marker: string) => recordWith(recordDir, marker);
 
 describe('OpenAI SDK: chat.completions', () => {
   it('answers a plain completion in the chat.completion shape', async () => {
@@ -72,7 +70,7 @@ describe('OpenAI SDK: chat.completions', () => {
     });
     expect(c.choices[0]!.message.content).toContain('codex please');
     expect(c.id).toMatch(/^chatcmpl-codex-/);
-    const rec = await recordWith('codex please');
+    const rec = await recordOf('codex please');
     expect(rec.provider).toBe('codex');
     expect(rec.argv).toEqual(expect.arrayContaining(['-m', 'gpt-5']));
 
@@ -81,7 +79,7 @@ describe('OpenAI SDK: chat.completions', () => {
       messages: [{ role: 'user', content: 'aliased model' }],
     });
     expect(aliased.choices[0]!.message.content).toContain('aliased model');
-    expect((await recordWith('aliased model')).argv).toEqual(expect.arrayContaining(['-m', 'gpt-5-mini']));
+    expect((await recordOf('aliased model')).argv).toEqual(expect.arrayContaining(['-m', 'gpt-5-mini']));
   });
 
   it('streams chat.completion.chunks: role first, text deltas, stop, usage, [DONE]', async () => {
@@ -130,7 +128,7 @@ describe('OpenAI SDK: chat.completions', () => {
     });
     // The fake echoes the first 200 characters of its prompt; the record holds all of it.
     expect(c.choices[0]!.message.content).toMatch(/^Echo: The conversation so far/);
-    const rec = await recordWith('mt-marker');
+    const rec = await recordOf('mt-marker');
     expect(rec.systemPrompt).toBe('System one.\n\nDeveloper two.');
     expect(rec.stdin).toContain(
       [
@@ -196,7 +194,7 @@ describe('Anthropic SDK: messages', () => {
         cache_read_input_tokens: 3,
       },
     });
-    const rec = await recordWith('Hi there');
+    const rec = await recordOf('Hi there');
     expect(rec.systemPrompt).toBe('Be brief.');
   });
 
@@ -219,7 +217,7 @@ describe('Anthropic SDK: messages', () => {
     expect(final.content).toEqual([
       { type: 'text', text: expect.stringMatching(/^Echo: The conversation so far/) },
     ]);
-    const rec = await recordWith('stream me please');
+    const rec = await recordOf('stream me please');
     expect(rec.stdin.trimEnd()).toMatch(
       /<turn role="user">earlier<\/turn>\n<turn role="assistant">ok<\/turn>\n<turn role="user">stream me please @@fake in=40 out=12 chunk_delay_ms=30@@<\/turn>$/,
     );

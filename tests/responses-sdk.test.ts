@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
-import { readRecords, waitFor } from './helpers/records.js';
+import { recordWith, waitFor } from './helpers/records.js';
 
 const recordDir = tempDir('responses-records');
 const h = createHarness('responses', { FAKE_CLI_RECORD_DIR: recordDir });
@@ -27,9 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.cleanup());
 
-/** The fake CLI run whose stdin holds `marker`. */
-const recordWith = (marker: string) =>
-  waitFor(() => readRecords(recordDir).find((r) => r.stdin.includes(marker)), 5_000, `record ${marker}`);
+const recordOf = (marker: string) => recordWith(recordDir, marker);
 
 describe('responses.create', () => {
   it('answers in the response shape: output message, output_text, usage', async () => {
@@ -73,7 +71,7 @@ describe('responses.create', () => {
       },
     });
     expect(r.output_text).toBe('Echo: What is 2+2? resp-plain');
-    const rec = await recordWith('resp-plain');
+    const rec = await recordOf('resp-plain');
     expect(rec.systemPrompt).toBe('Be brief.');
     expect(rec.provider).toBe('claude');
   });
@@ -85,7 +83,7 @@ describe('responses.create', () => {
     });
     expect(r.id).toMatch(/^resp_codex-/);
     expect(r.output_text).toContain('codex resp-items');
-    expect((await recordWith('resp-items')).argv).toEqual(expect.arrayContaining(['-m', 'gpt-5']));
+    expect((await recordOf('resp-items')).argv).toEqual(expect.arrayContaining(['-m', 'gpt-5']));
   });
 
   it('renders a multi-turn input (roles, message items, text parts) into one CLI run', async () => {
@@ -106,7 +104,7 @@ describe('responses.create', () => {
       ],
     });
     expect(r.output_text).toMatch(/^Echo: The conversation so far/);
-    const rec = await recordWith('resp-multi');
+    const rec = await recordOf('resp-multi');
     expect(rec.systemPrompt).toBe('Instructions first.\n\nDeveloper two.');
     expect(rec.stdin).toContain(
       [

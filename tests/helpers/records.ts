@@ -77,3 +77,8 @@ export function maxOverlap(recs: FakeRecord[]): number {
   for (const e of edges) max = Math.max(max, (cur += e.d));
   return max;
 }
+
+/** Waits for the fake CLI run whose stdin holds `marker`, recorded in `dir`. */
+export function recordWith(dir: string, marker: string, timeoutMs = 5_000): Promise<FakeRecord> {
+  return waitFor(() => readRecords(dir).find((r) => r.stdin.includes(marker)), timeoutMs, `record ${marker}`);
+}
