@@ -313,18 +313,18 @@ describe('errors through the SDKs', () => {
     });
   });
 
-  it('tools, images, n > 1, json output and a last non-user turn → BadRequestError', async () => {
+  it('tools, remote images, n > 1, an unknown output format and a last non-user turn → BadRequestError', async () => {
     const user = { role: 'user' as const, content: 'x' };
     const tool = { type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } };
     const bad: Record<string, unknown>[] = [
       { model: 'sonnet', messages: [user], tools: [tool] },
       { model: 'sonnet', messages: [user], tool_choice: 'required' },
       { model: 'sonnet', messages: [user], n: 2 },
-      { model: 'sonnet', messages: [user], response_format: { type: 'json_object' } },
+      { model: 'sonnet', messages: [user], response_format: { type: 'xml' } },
       {
         model: 'sonnet',
         messages: [
-          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }] },
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
         ],
       },
       { model: 'sonnet', messages: [user, { role: 'assistant', content: 'y' }] },
@@ -341,7 +341,7 @@ describe('errors through the SDKs', () => {
         messages: [
           {
             role: 'user',
-            content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA' } }],
+            content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } }],
           },
         ],
       },
@@ -393,6 +393,44 @@ describe('errors through the SDKs', () => {
     expect(
       Number((e2 as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')),
     ).toBeGreaterThan(0);
+  });
+
+  it('rate-limit headers in each dialect for the limits a key has, none for one it lacks', async () => {
+    const quota = await h.createKey(url, 'compat-quota', {
+      maxRequestsPerMinute: 50,
+      maxTokensPerMonth: 100_000,
+    });
+    const first = await openaiFor(quota)
+      .chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'quota one' }] })
+      .withResponse();
+    const oh = first.response.headers;
+    expect(oh.get('x-ratelimit-limit-requests')).toBe('50');
+    expect(oh.get('x-ratelimit-remaining-requests')).toBe('49');
+    expect(oh.get('x-ratelimit-reset-requests')).toMatch(/^\d{1,2}s$|^1m0s$/);
+    expect(oh.get('x-ratelimit-limit-tokens')).toBe('100000');
+    expect(oh.get('x-ratelimit-reset-tokens')).toMatch(/^\d+h\d+m\d+s$/);
+    const settled = Number(oh.get('x-ratelimit-remaining-tokens'));
+    expect(settled).toBeLessThanOrEqual(100_000);
+
+    const second = await anthropicFor(quota)
+      .messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'quota two' }] })
+      .withResponse();
+    const ah = second.response.headers;
+    expect(ah.get('anthropic-ratelimit-requests-limit')).toBe('50');
+    // The minute may have turned between the two requests.
+    expect(['48', '49']).toContain(ah.get('anthropic-ratelimit-requests-remaining'));
+    const reset = Date.parse(ah.get('anthropic-ratelimit-requests-reset')!);
+    expect(reset).toBeGreaterThan(Date.now() - 1000);
+    expect(reset).toBeLessThanOrEqual(Date.now() + 61_000);
+    // The first answer's tokens (11 in + 7 out) are settled by now.
+    expect(Number(ah.get('anthropic-ratelimit-tokens-remaining'))).toBe(100_000 - 18);
+    expect(ah.get('anthropic-ratelimit-tokens-reset')).toMatch(/^\d{4}-\d\d-01T00:00:00Z$/);
+
+    const plain = await openai.chat.completions
+      .create({ model: 'sonnet', messages: [{ role: 'user', content: 'no quota' }] })
+      .withResponse();
+    expect(plain.response.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    expect(plain.response.headers.get('x-ratelimit-limit-tokens')).toBeNull();
   });
 
   it('an unknown /v1 route → 404 in the dialect, with x-request-id', async () => {

@@ -156,4 +156,63 @@ describe('the official SDKs through the real CLIs (/v1)', () => {
     expect(sent).toContain('SDK-SYSTEM-8');
     expect(sent).toContain('codex via the openai sdk');
   }, 60_000);
+
+  const PNG =
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const schema = {
+    type: 'object',
+    properties: { colour: { type: 'string' } },
+    required: ['colour'],
+    additionalProperties: false,
+  };
+
+  it('real claude: an image and a JSON Schema reach the model as an image block and a tool', async () => {
+    // The first call (no tool result yet) answers through the structured-output tool.
+    mock.setScript(({ api, toolResult }) =>
+      api === 'anthropic' && !toolResult
+        ? { tool: { name: 'StructuredOutput', input: { colour: 'red' } } }
+        : undefined,
+    );
+    const c = await openai().chat.completions.create({
+      model: 'sonnet',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'which colour?' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+          ],
+        },
+      ],
+      response_format: { type: 'json_schema', json_schema: { name: 'c', schema } },
+    });
+    expect(JSON.parse(c.choices[0]!.message.content!)).toEqual({ colour: 'red' });
+    const body = mock.requests.find((r) => r.url.startsWith('/v1/messages'))!.body;
+    const blocks = body.messages[0].content as { type: string; source?: { data: string } }[];
+    expect(blocks.find((b) => b.type === 'image')?.source?.data).toBe(PNG);
+    expect(body.tools.find((t: { name: string }) => t.name === 'StructuredOutput').input_schema).toEqual(
+      schema,
+    );
+  }, 60_000);
+
+  it('real codex: an image and a JSON Schema reach the model as input_image and text.format', async () => {
+    mock.setScript(({ api }) => (api === 'openai' ? { text: '{"colour":"blue"}' } : undefined));
+    const r = await openai().responses.create({
+      model: 'gpt-5-codex',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'which colour?' },
+            { type: 'input_image', image_url: `data:image/png;base64,${PNG}`, detail: 'auto' },
+          ],
+        },
+      ],
+      text: { format: { type: 'json_schema', name: 'c', schema, strict: true } },
+    });
+    expect(JSON.parse(r.output_text)).toEqual({ colour: 'blue' });
+    const body = mock.requests.find((x) => x.url.startsWith('/v1/responses'))!.body;
+    expect(body.text.format).toMatchObject({ type: 'json_schema', schema });
+    expect(JSON.stringify(body.input)).toContain(`data:image/png;base64,${PNG}`);
+  }, 60_000);
 });

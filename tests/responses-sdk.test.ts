@@ -228,25 +228,29 @@ describe('streaming', () => {
 });
 
 describe('refusals', () => {
-  it('state, tools, non-text input or output → BadRequestError naming the field', async () => {
+  it('state, tools, remote or file input, unknown output formats → BadRequestError naming the field', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ previous_response_id: 'resp_123' }, 'previous_response_id'],
       [{ store: true }, 'store'],
       [{ conversation: 'conv_1' }, 'conversation'],
       [{ tools: [{ type: 'function', name: 'f', parameters: { type: 'object' }, strict: true }] }, 'tools'],
       [{ tool_choice: 'required' }, 'tool_choice'],
-      [{ text: { format: { type: 'json_object' } } }, 'text.format'],
+      [{ text: { format: { type: 'xml' } } }, 'text.format.type'],
       [
         {
           input: [
-            { role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,AA' }] },
+            { role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] },
           ],
         },
-        'input[0].content[0].type',
+        'input[0].content[0].image_url',
       ],
       [
         { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] },
         'input[0].content[0].type',
+      ],
+      [
+        { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] },
+        'input[0].content[0].file_id',
       ],
       [{ input: [{ type: 'function_call_output', call_id: 'c', output: 'x' }] }, 'input[0].type'],
       [{ input: [{ role: 'assistant', content: 'last is not the user' }] }, 'input'],

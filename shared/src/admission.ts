@@ -115,7 +115,10 @@ if bound > 0 then
   redis.call('HSET', reservedKey, ARGV[3], bound)
   redis.call('HINCRBY', reservedKey, '=', bound)
 end
-return {'ok', tostring(bound)}
+-- The key's request and token quotas after this request (limit, used), for rate-limit headers.
+return {'ok', tostring(bound), f[2] or '0', rpm > 0 and redis.call('GET', rpmKey) or '0',
+  f[3] or '0', tostring(n(day[1]) + 1), f[4] or '0', tostring(n(month[1]) + 1), f[5] or '0',
+  tostring(n(month[2]))}
 `;
 
 // Gives back what admission took for a job that never made it into the queue.
@@ -174,6 +177,20 @@ export function admissionSettings(
 export interface Admitted {
   /** The cost bound reserved against the key's dollar limits (0 when it has none), micro-dollars. */
   reservedMicros: number;
+  /** The key's request and token limits (0 = none) and their use, this request counted. */
+  quota: KeyQuota;
+}
+
+/** Limits of a key with their use so far in the current period (`limit` 0 = no such limit). */
+export interface KeyQuota {
+  requestsPerMinute: QuotaUse;
+  requestsPerDay: QuotaUse;
+  requestsPerMonth: QuotaUse;
+  tokensPerMonth: QuotaUse;
+}
+export interface QuotaUse {
+  limit: number;
+  used: number;
 }
 
 /** Who is asking: an authenticated key (its id is what counts; its name is a label). */
@@ -261,7 +278,18 @@ export function createAdmission(deps: AdmissionDeps) {
         ],
       )) as string[];
       const [verdict, value] = res;
-      if (verdict === 'ok') return { reservedMicros: Number(value) };
+      if (verdict === 'ok') {
+        const use = (i: number): QuotaUse => ({ limit: Number(res[i]) || 0, used: Number(res[i + 1]) || 0 });
+        return {
+          reservedMicros: Number(value),
+          quota: {
+            requestsPerMinute: use(2),
+            requestsPerDay: use(4),
+            requestsPerMonth: use(6),
+            tokensPerMonth: use(8),
+          },
+        };
+      }
       if (verdict === 'queue_full') {
         throw new BridgeError(
           'unavailable',

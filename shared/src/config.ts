@@ -126,6 +126,9 @@ const baseSchema = z.object({
   CORS_ORIGINS: list([]),
   TRUST_PROXY: int('TRUST_PROXY', 0, 10, 0),
   BODY_LIMIT_BYTES: int('BODY_LIMIT_BYTES', 1024, 100 * 1024 * 1024, 8 * 1024 * 1024),
+  // Images of compatible requests: bytes per image (decoded) and images per request; 0 = refused.
+  MAX_IMAGE_BYTES: int('MAX_IMAGE_BYTES', 0, 100 * 1024 * 1024, 5 * 1024 * 1024),
+  MAX_IMAGES: int('MAX_IMAGES', 0, 100, 8),
   RATE_LIMIT_WINDOW_MS: int('RATE_LIMIT_WINDOW_MS', 1000, MAX_MS, 60_000),
   RATE_LIMIT_MAX_REQUESTS: int('RATE_LIMIT_MAX_REQUESTS', 0, 1_000_000, 30),
   SYNC_WAIT_TIMEOUT_MS: int('SYNC_WAIT_TIMEOUT_MS', 100, MAX_MS, 240_000),

@@ -7,6 +7,7 @@ import { MODEL_NAME } from './config.js';
 import { isErrorType, type ErrorType } from './errors.js';
 import { randomUUID } from 'node:crypto';
 import { PROVIDERS, type Provider } from './providers.js';
+import { imageInputSchema, outputSpecSchema } from './structured-output.js';
 
 /** Job ids name their provider (`claude-<uuid>`), so a job is found without a lookup. */
 export function newJobId(provider: Provider): string {
@@ -59,6 +60,10 @@ export const generateJobDataSchema = z.object({
   submittedAt: z.number().int(),
   /** The cost bound reserved at admission (micro-dollars; absent = none): the CLI may spend no more. */
   costBoundMicros: z.number().int().positive().optional(),
+  /** Structured output (compatible routes): the answer must be JSON matching this. */
+  output: outputSpecSchema.optional(),
+  /** Images for the CLI to see with the user prompt (compatible routes), in order. */
+  images: z.array(imageInputSchema).optional(),
 });
 export type GenerateJobData = z.infer<typeof generateJobDataSchema>;
 

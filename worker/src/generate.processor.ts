@@ -43,6 +43,7 @@ import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
 import { buildCliEnv } from './cli/cli-env.js';
 import { runCli } from './cli/run-cli.js';
+import { checkStructuredAnswer } from './cli/structured-answer.js';
 import { recordRun, SCRATCH_PREFIX } from './orphans.js';
 
 /** The abort reason a worker uses when it is shutting down (the job is handed back). */
@@ -176,8 +177,9 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         pending = '';
         if (text) chain = chain.then(() => publish('text', () => deps.events.text(job.id!, text), log));
       };
+      // A structured answer is sent whole once checked: text the model wrote around it is not it.
       const onStdoutLine =
-        data.stream && adapter.textDelta
+        data.stream && !data.output && adapter.textDelta
           ? (line: string) => {
               const delta = adapter.textDelta!(line);
               if (!delta) return;
@@ -234,6 +236,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       let result;
       try {
         result = adapter.parse(run, data);
+        checkStructuredAnswer(data, result);
         trace?.mark('parsed');
       } catch (err) {
         if (!(err instanceof CliFailure)) throw err;

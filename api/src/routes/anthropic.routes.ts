@@ -1,13 +1,13 @@
 /**
  * POST /v1/messages and POST /v1/messages/count_tokens: Anthropic's Messages API over the bridge,
- * text only, so the official Anthropic SDKs work unchanged (baseURL http://host:3456). Same
+ * text and images, so the official Anthropic SDKs work unchanged (baseURL http://host:3456). Same
  * routing, rendering and job path as /v1/chat/completions.
  */
-import { newJobId, ZERO_USAGE, type GenerateResponse, type JobEvent } from '@cli-bridge/shared';
+import { newJobId, ZERO_USAGE, type Config, type GenerateResponse, type JobEvent } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { contentText, present, unsupported } from '../compat/content.js';
+import { createContentReader, present, unsupported } from '../compat/content.js';
 import { estimateTokens, renderConversation, type Turn } from '../compat/conversation.js';
 import { anthropicErrorBody, jobEventError, type JobEventPayload } from '../compat/errors.js';
 import { compatJobInput } from '../compat/job-input.js';
@@ -43,16 +43,20 @@ const messagesRequestSchema = z.object({
 });
 type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 
-function render(body: MessagesRequest) {
+function read(body: MessagesRequest, limits: Pick<Config, 'MAX_IMAGE_BYTES' | 'MAX_IMAGES'>) {
   for (const f of ['tools', 'tool_choice', 'mcp_servers'] as const)
     if (present(body[f])) throw unsupported(f, 'tools are');
-  const system = body.system === undefined ? [] : [contentText(body.system, 'system')];
+  const content = createContentReader('messages', limits);
+  const system = body.system === undefined ? [] : [content.text(body.system, 'system')];
   const turns: Turn[] = body.messages.map((m, i) => ({
     role: m.role,
-    text: contentText(m.content, `messages[${i}].content`),
+    text: content.text(m.content, `messages[${i}].content`, m.role === 'user'),
   }));
-  return renderConversation(system, turns, 'messages');
+  return { conversation: renderConversation(system, turns, 'messages'), images: content.images };
 }
+
+/** Anthropic's estimate for an image of about 1.15 megapixels (its largest unscaled size). */
+const TOKENS_PER_IMAGE = 1_600;
 
 function message(r: GenerateResponse) {
   return {
@@ -125,7 +129,15 @@ export function anthropicRoutes(deps: AppDeps): Router {
   r.post('/v1/messages', auth, body, async (req, res) => {
     const request = parseBody(messagesRequestSchema, req.body);
     const stream = request.stream === true;
-    const input = compatJobInput(deps, req, request.model, () => render(request), stream);
+    const input = compatJobInput(
+      deps,
+      req,
+      res,
+      'anthropic',
+      request.model,
+      () => read(request, config),
+      stream,
+    );
     if (!stream) {
       res.json(message(await runner.sync(input, res)));
       return;
@@ -134,12 +146,13 @@ export function anthropicRoutes(deps: AppDeps): Router {
     await runner.stream({ ...input, jobId }, res, eventRenderer(jobId, request.model));
   });
 
-  /** An estimate, not the model's tokenizer: one token per 4 characters of the rendered prompts. */
+  /** An estimate, not the model's tokenizer: one token per 4 characters of the
+   * rendered prompts, and TOKENS_PER_IMAGE per image. */
   r.post('/v1/messages/count_tokens', auth, body, (req, res) => {
     const request = parseBody(messagesRequestSchema, req.body);
     routeModel(request.model, config, services.pricing);
-    const prompts = render(request);
-    res.json({ input_tokens: estimateTokens(prompts) });
+    const { conversation, images } = read(request, config);
+    res.json({ input_tokens: estimateTokens(conversation) + images.length * TOKENS_PER_IMAGE });
   });
   return r;
 }

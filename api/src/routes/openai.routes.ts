@@ -1,6 +1,6 @@
 /**
- * POST /v1/chat/completions: OpenAI's Chat Completions API over the bridge, text only, so the
- * official OpenAI SDKs work unchanged (baseURL http://host:3456/v1). The model name picks the
+ * POST /v1/chat/completions: OpenAI's Chat Completions API over the bridge (text, images,
+ * structured output), so the official OpenAI SDKs work unchanged (baseURL http://host:3456/v1). The model name picks the
  * provider (compat/models.ts); the conversation is rendered into one CLI run
  * (compat/conversation.ts); the job runs through the same path as /generate (job-runner.ts).
  */
@@ -15,7 +15,8 @@ import {
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { contentText, present, unsupported } from '../compat/content.js';
+import { createContentReader, present, unsupported, type ContentReader } from '../compat/content.js';
+import { readOutputFormat } from '../compat/output-format.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
 import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
 import { compatJobInput } from '../compat/job-input.js';
@@ -67,8 +68,6 @@ function refuseUnsupported(req: ChatRequest): void {
   for (const f of ['tools', 'functions'] as const) if (present(req[f])) throw unsupported(f, 'tools are');
   for (const f of ['tool_choice', 'function_call'] as const)
     if (present(req[f]) && req[f] !== 'none') throw unsupported(f, 'tools are');
-  const rf = req.response_format as { type?: unknown } | undefined | null;
-  if (present(rf) && rf?.type !== 'text') throw unsupported('response_format', 'only {"type": "text"} is');
   if (present(req.audio)) throw unsupported('audio', 'audio output is');
   if (Array.isArray(req.modalities) && req.modalities.some((m) => m !== 'text'))
     throw unsupported('modalities', 'modalities other than text are');
@@ -76,12 +75,15 @@ function refuseUnsupported(req: ChatRequest): void {
 }
 
 /** OpenAI messages → the system prompt's parts and the turns. */
-function readMessages(messages: ChatRequest['messages']): { system: string[]; turns: Turn[] } {
+function readMessages(
+  messages: ChatRequest['messages'],
+  content: ContentReader,
+): { system: string[]; turns: Turn[] } {
   const system: string[] = [];
   const turns: Turn[] = [];
   messages.forEach((m, i) => {
     const param = `messages[${i}]`;
-    const text = contentText(m.content, `${param}.content`);
+    const text = content.text(m.content, `${param}.content`, m.role === 'user');
     if (m.role === 'system' || m.role === 'developer') system.push(text);
     else if (m.role === 'user' || m.role === 'assistant') {
       if (present(m.tool_calls) || present(m.function_call))
@@ -183,10 +185,17 @@ export function openaiRoutes(deps: AppDeps): Router {
     const input = compatJobInput(
       deps,
       req,
+      res,
+      'openai',
       body.model,
       () => {
-        const { system, turns } = readMessages(body.messages);
-        return renderConversation(system, turns, 'messages');
+        const content = createContentReader('chat', config);
+        const { system, turns } = readMessages(body.messages, content);
+        return {
+          conversation: renderConversation(system, turns, 'messages'),
+          images: content.images,
+          output: readOutputFormat(body.response_format, 'response_format', 'json_schema'),
+        };
       },
       stream,
     );

@@ -1,11 +1,12 @@
 /**
- * POST /v1/responses: OpenAI's Responses API over the bridge, text only and stateless, so current
+ * POST /v1/responses: OpenAI's Responses API over the bridge, stateless (text, images,
+ * structured output), so current
  * OpenAI SDKs (`responses.create`, `responses.stream`) and Codex-style clients work unchanged.
  * Same model routing (compat/models.ts), conversation rendering (compat/conversation.ts), error
  * bodies (compat/errors.ts) and job path (job-runner.ts) as /v1/chat/completions.
  *
  * The bridge keeps no conversation state: `store: true`, `previous_response_id`, `conversation`
- * and `background: true` are refused, as are tools and non-text input or output.
+ * and `background: true` are refused, as are tools and audio or file input.
  */
 import {
   BridgeError,
@@ -18,7 +19,8 @@ import {
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { contentText, present, unsupported } from '../compat/content.js';
+import { createContentReader, present, unsupported, type ContentReader } from '../compat/content.js';
+import { readOutputFormat } from '../compat/output-format.js';
 import { renderConversation, type Turn } from '../compat/conversation.js';
 import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/errors.js';
 import { compatJobInput } from '../compat/job-input.js';
@@ -26,9 +28,6 @@ import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireUserKey } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
-
-/** The text part types of Responses input: the caller's, and earlier assistant output. */
-const TEXT_PARTS = ['input_text', 'output_text'] as const;
 
 /**
  * The fields read. `max_output_tokens`, `temperature`, `top_p`, `metadata`, `user`, `include`,
@@ -69,13 +68,10 @@ function refuseUnsupported(req: ResponsesRequest): void {
   if (present(req.tools)) throw unsupported('tools', 'tools are');
   if (present(req.tool_choice) && req.tool_choice !== 'none' && req.tool_choice !== 'auto')
     throw unsupported('tool_choice', 'tools are');
-  const format = req.text?.format as { type?: unknown } | null | undefined;
-  if (present(format) && format?.type !== 'text')
-    throw unsupported('text.format', 'only {"type": "text"} is');
 }
 
 /** `instructions` and `input` → the system prompt's parts and the turns. */
-function readInput(req: ResponsesRequest): { system: string[]; turns: Turn[] } {
+function readInput(req: ResponsesRequest, content: ContentReader): { system: string[]; turns: Turn[] } {
   const system = req.instructions ? [req.instructions] : [];
   if (typeof req.input === 'string') return { system, turns: [{ role: 'user', text: req.input }] };
   const turns: Turn[] = [];
@@ -91,7 +87,7 @@ function readInput(req: ResponsesRequest): { system: string[]; turns: Turn[] } {
         `input items of type "${typeof m.type === 'string' ? m.type : '?'}" are`,
       );
     }
-    const text = contentText(m.content, `${param}.content`, TEXT_PARTS);
+    const text = content.text(m.content, `${param}.content`, m.role === 'user');
     if (m.role === 'system' || m.role === 'developer') system.push(text);
     else if (m.role === 'user' || m.role === 'assistant') turns.push({ role: m.role, text });
     else
@@ -158,7 +154,7 @@ function responseObject(
     reasoning: null,
     store: false,
     temperature: null,
-    text: { format: { type: 'text' as const } },
+    text: { format: req.text?.format ?? { type: 'text' as const } },
     tool_choice: 'none' as const,
     tools: [],
     top_p: null,
@@ -255,10 +251,17 @@ export function responsesRoutes(deps: AppDeps): Router {
     const input = compatJobInput(
       deps,
       req,
+      res,
+      'openai',
       body.model,
       () => {
-        const { system, turns } = readInput(body);
-        return renderConversation(system, turns, 'input');
+        const content = createContentReader('responses', config);
+        const { system, turns } = readInput(body, content);
+        return {
+          conversation: renderConversation(system, turns, 'input'),
+          images: content.images,
+          output: readOutputFormat(body.text?.format, 'text.format', 'self'),
+        };
       },
       stream,
     );

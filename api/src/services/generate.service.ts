@@ -7,12 +7,14 @@ import {
   newJobId,
   HEARTBEAT_TTL_FACTOR,
   type Admission,
+  type Admitted,
   type Caller,
   decodeFailure,
   GENERATE_JOB_NAME,
   generateResultSchema,
   toGenerateResponse,
   type GenerateJob,
+  type GenerateJobData,
   type GenerateRequest,
   type GenerateResponse,
   type Provider,
@@ -33,6 +35,8 @@ export interface GenerateServiceDeps extends Pick<ApiClients, 'config' | 'queues
 export interface SubmitInput {
   provider: Provider;
   request: GenerateRequest;
+  /** What only the compatible routes ask for: structured output, images. */
+  extras?: Pick<GenerateJobData, 'output' | 'images'>;
   /** The authenticated caller. */
   caller: Caller;
   requestId?: string;
@@ -42,6 +46,8 @@ export interface SubmitInput {
   requireWorker?: boolean;
   /** TRACE_STAGES: the request's stage marks (absent when tracing is off). */
   trace?: StageTrace;
+  /** Sees the admission's outcome before the job is queued (rate-limit headers). */
+  onAdmitted?: (admitted: Admitted) => void;
 }
 
 export function createGenerateService(deps: GenerateServiceDeps) {
@@ -69,10 +75,12 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const jobId = input.jobId ?? newJobId(input.provider);
     const sync = input.requireWorker !== false;
     const { keyId, keyName } = input.caller;
-    const { reservedMicros } = await deps.admission.admit(input.caller, input.provider, jobId, {
+    const admitted = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
       heldMs: sync ? await heldMs(input.provider) : 0,
     });
+    const { reservedMicros } = admitted;
+    input.onAdmitted?.(admitted);
     input.trace?.mark('admitted');
     let job: GenerateJob;
     try {
@@ -90,6 +98,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
           requestId: input.requestId,
           submittedAt: Date.now(),
           ...(reservedMicros > 0 ? { costBoundMicros: reservedMicros } : {}),
+          ...input.extras,
         },
         { jobId },
       );

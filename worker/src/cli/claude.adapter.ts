@@ -1,12 +1,18 @@
 /**
  * Claude Code as an answering model: print mode, no tools, no settings or MCP servers from disk,
  * no transcript. The user prompt goes on stdin, the system prompt in a 0600 file.
+ *
+ * Structured output: `--json-schema` (the CLI offers the model one internal tool whose input is
+ * the answer, and reports it as `structured_output`). Images: the prompt goes on stdin as one
+ * stream-json user message whose content is the text and the image blocks; that input format
+ * needs stream-json output, which is parsed the same way.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   usdToMicros,
   ZERO_USAGE,
+  schemaOf,
   type GenerateJobData,
   type GenerateResult,
   type Usage,
@@ -26,12 +32,15 @@ export interface ClaudeAdapterOptions {
 }
 
 export function claudeArgs(
-  data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros'>,
+  data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros' | 'output' | 'images'>,
   systemPromptFile: string,
 ): string[] {
+  const images = (data.images?.length ?? 0) > 0;
   const format = data.stream
     ? ['--output-format', 'stream-json', '--verbose', '--include-partial-messages']
-    : ['--output-format', 'json'];
+    : images
+      ? ['--output-format', 'stream-json', '--verbose']
+      : ['--output-format', 'json'];
   return [
     '-p',
     ...format,
@@ -48,7 +57,22 @@ export function claudeArgs(
     '--no-session-persistence',
     // The cost reserved against the key's dollar limits: the CLI stops (and fails) past it.
     ...(data.costBoundMicros ? ['--max-budget-usd', (data.costBoundMicros / 1_000_000).toFixed(6)] : []),
+    ...(data.output ? ['--json-schema', JSON.stringify(schemaOf(data.output))] : []),
+    ...(images ? ['--input-format', 'stream-json'] : []),
   ];
+}
+
+/** What claude reads on stdin: the prompt, or with images one stream-json user message. */
+export function claudeStdin(data: Pick<GenerateJobData, 'userPrompt' | 'images'>): string {
+  if (!data.images?.length) return data.userPrompt;
+  const content = [
+    { type: 'text', text: data.userPrompt },
+    ...data.images.map((i) => ({
+      type: 'image',
+      source: { type: 'base64', media_type: i.mediaType, data: i.data },
+    })),
+  ];
+  return `${JSON.stringify({ type: 'user', message: { role: 'user', content } })}\n`;
 }
 
 /** Usage summed over `modelUsage`: a run stopped at its budget reports its tokens only there. */
@@ -71,6 +95,8 @@ interface ClaudeResultLine {
   is_error?: boolean;
   api_error_status?: number | null;
   result?: string;
+  /** With --json-schema: the answer, as the object the model gave. */
+  structured_output?: unknown;
   errors?: string[];
   total_cost_usd?: number;
   usage?: Partial<Usage>;
@@ -152,7 +178,12 @@ export function parseClaudeRun(
 
   const models = Object.keys(res.modelUsage ?? {});
   return {
-    text: typeof res.result === 'string' ? res.result : '',
+    text:
+      res.structured_output !== undefined
+        ? JSON.stringify(res.structured_output)
+        : typeof res.result === 'string'
+          ? res.result
+          : '',
     usage,
     cost_micros: costMicros,
     duration_ms: run.durationMs,
@@ -176,7 +207,7 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
       return {
         bin: opts.bin,
         args: claudeArgs(data, file),
-        stdin: data.userPrompt,
+        stdin: claudeStdin(data),
         env: {
           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
           DISABLE_AUTOUPDATER: '1',

@@ -4,8 +4,14 @@
  * lets the shell read any file, and view_image reads any image), plugins and analytics off.
  * What the model is still offered cannot touch the host: see `codexArgs`. System and user prompt
  * go on stdin together.
+ *
+ * Images and a JSON Schema for the answer are written as files into the job's private dir and
+ * named with `--image=FILE` (one per image: the flag takes several values, so the `=` form keeps
+ * it from swallowing the next argument) and `--output-schema FILE`. A `json_object` answer has no
+ * schema flag (codex sends schemas in strict mode, which needs every property named): the
+ * instructions ask for one JSON object, and the worker checks the answer.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,6 +19,7 @@ import {
   ZERO_USAGE,
   type GenerateJobData,
   type GenerateResult,
+  type ImageMediaType,
   type PricingStore,
   type Usage,
 } from '@cli-bridge/shared';
@@ -32,7 +39,22 @@ export interface CodexAdapterOptions {
 export interface CodexArgsOptions {
   /** MCP servers declared in the CLI's config.toml (`codexMcpServers`): each is switched off. */
   mcpServers?: readonly string[];
+  /** Image files to attach to the prompt. */
+  images?: readonly string[];
+  /** A JSON Schema file the final answer must match. */
+  outputSchemaFile?: string;
 }
+
+const IMAGE_EXT: Record<ImageMediaType, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
+/** Asked of a `json_object` answer, after the caller's own instructions. */
+export const JSON_OBJECT_INSTRUCTION =
+  'Answer with exactly one JSON object and nothing else: no prose, no Markdown code fence.';
 
 export function codexArgs(model: string, opts: CodexArgsOptions = {}): string[] {
   // prettier-ignore
@@ -75,6 +97,8 @@ export function codexArgs(model: string, opts: CodexArgsOptions = {}): string[] 
     // started); switching each off by name does. codex splits the key on dots, so a server
     // whose name has one makes it exit ("invalid transport"): closed, not open.
     ...(opts.mcpServers ?? []).flatMap((name) => ['-c', `mcp_servers.${name}.enabled=false`]),
+    ...(opts.images ?? []).map((file) => `--image=${file}`),
+    ...(opts.outputSchemaFile ? ['--output-schema', opts.outputSchemaFile] : []),
     '-m', model,
     '-', // the prompt comes on stdin
   ];
@@ -234,11 +258,30 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
   return {
     provider: 'codex',
     bin: opts.bin,
-    async prepare(data: GenerateJobData, _dirs, env = process.env) {
+    async prepare(data: GenerateJobData, dirs, env = process.env) {
+      const images: string[] = [];
+      for (const [i, image] of (data.images ?? []).entries()) {
+        const file = join(dirs.privateDir, `image-${i + 1}.${IMAGE_EXT[image.mediaType]}`);
+        await writeFile(file, Buffer.from(image.data, 'base64'), { mode: 0o600 });
+        images.push(file);
+      }
+      let outputSchemaFile: string | undefined;
+      if (data.output?.kind === 'json_schema') {
+        outputSchemaFile = join(dirs.privateDir, 'output-schema.json');
+        await writeFile(outputSchemaFile, JSON.stringify(data.output.schema), { mode: 0o600 });
+      }
+      const system =
+        data.output?.kind === 'json_object'
+          ? [data.systemPrompt, JSON_OBJECT_INSTRUCTION].filter((s) => s.trim()).join('\n\n')
+          : data.systemPrompt;
       return {
         bin: opts.bin,
-        args: codexArgs(data.model, { mcpServers: await codexMcpServersIn(env) }),
-        stdin: codexPrompt(data.systemPrompt, data.userPrompt),
+        args: codexArgs(data.model, {
+          mcpServers: await codexMcpServersIn(env),
+          images,
+          outputSchemaFile,
+        }),
+        stdin: codexPrompt(system, data.userPrompt),
         env: {},
         timeoutMs: opts.timeoutMs,
         maxBufferBytes: opts.maxBufferBytes,
