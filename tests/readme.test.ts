@@ -102,6 +102,8 @@ describe('the README walkthrough', () => {
     expect(run.stdout).toContain('data: [DONE]');
     expect(run.stdout).toMatch(/"type":"message".*"text":"Echo: What is 2\+2\?"/);
     expect(run.stdout).toContain('{"input_tokens":1}');
+    // Structured output: the message content is the JSON the schema asked for.
+    expect(run.stdout).toContain('"content":"{\\"colour\\":\\"Echo: Name a colour.\\"}"');
     expect(run.stdout).toMatch(/"object":"list","data":\[.*"id":"gpt-5-codex"/);
     expect(run.stdout).toMatch(/"name":"webapp"/);
     expect(run.stdout).toContain('"revoked":true');
