@@ -13,6 +13,7 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { startTrace } from './middleware/trace.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
+import { adminQueueRoutes } from './routes/admin-queues.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
     '/admin',
     requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),
     adminKeyRoutes(deps),
+    adminQueueRoutes(deps),
   );
 
   app.use(notFoundHandler);

@@ -7,10 +7,12 @@ import {
   createWorkerRegistry,
   readLogs,
 } from '@cli-bridge/shared';
+import { createAdminQueues } from './admin-queues.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
@@ -53,6 +55,7 @@ export function createApiServices(c: ApiClients) {
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,
