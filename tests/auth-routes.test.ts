@@ -106,6 +106,10 @@ describe('the route table the tests iterate over', () => {
         'POST /admin/queues/:provider/pause',
         'POST /admin/queues/:provider/resume',
         'POST /admin/queues/:provider/clear-hold',
+        'GET /admin/jobs',
+        'GET /admin/jobs/:id',
+        'POST /admin/jobs/:id/retry',
+        'DELETE /admin/jobs/:id',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.

@@ -12,6 +12,7 @@ import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { startTrace } from './middleware/trace.js';
+import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
 import { adminQueueRoutes } from './routes/admin-queues.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): Express {
     requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),
     adminKeyRoutes(deps),
     adminQueueRoutes(deps),
+    adminJobRoutes(deps),
   );
 
   app.use(notFoundHandler);

@@ -163,16 +163,20 @@ export async function clearQueueHold(queue: GenerateQueue): Promise<void> {
   await queue.removeRateLimitKey();
 }
 
-/** Jobs in `state`, newest first, from zero-based offset `start` to `end` inclusive. */
+/**
+ * Jobs in `state`, newest first, `count` of them from zero-based offset `start`. A job removed
+ * between the range read and its own read is undefined in its place, so offsets stay exact.
+ */
 export async function jobsInState(
   queue: GenerateQueue,
   state: AdminJobState,
   start: number,
-  end: number,
-): Promise<GenerateJob[]> {
-  const jobs = await queue.getJobs([...BULLMQ_STATES[state]], start, end, false);
-  // A job removed between the range read and its hash read comes back empty.
-  return (jobs as GenerateJob[]).filter((j) => j && j.id !== undefined);
+  count: number,
+): Promise<(GenerateJob | undefined)[]> {
+  // The ranges apply to each BullMQ state alike; `prioritized` is always empty (no priorities are
+  // set), so the offsets are those of the one list that holds jobs.
+  const ids = await queue.getRanges([...BULLMQ_STATES[state]], start, start + count - 1, false);
+  return Promise.all(ids.map(async (id) => (await queue.getJob(id)) ?? undefined));
 }
 
 /** A job's state in admin terms; undefined once BullMQ no longer holds it. */

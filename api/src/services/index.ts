@@ -7,6 +7,7 @@ import {
   createWorkerRegistry,
   readLogs,
 } from '@cli-bridge/shared';
+import { createAdminJobs } from './admin-jobs.service.js';
 import { createAdminQueues } from './admin-queues.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
@@ -40,17 +41,19 @@ export function createApiServices(c: ApiClients) {
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const waiters = createJobWaiters(c.queueEvents);
   const generate = createGenerateService({ ...c, admission, waiters });
+  const jobs = createJobsService({
+    ...c,
+    generate,
+    settlement,
+    events,
+    idempotency: createIdempotency({ redis, keys }),
+    waiters,
+  });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
-    jobs: createJobsService({
-      ...c,
-      generate,
-      settlement,
-      events,
-      idempotency: createIdempotency({ redis, keys }),
-      waiters,
-    }),
+    jobs,
+    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
