@@ -110,6 +110,7 @@ describe('the route table the tests iterate over', () => {
         'GET /admin/jobs/:id',
         'POST /admin/jobs/:id/retry',
         'DELETE /admin/jobs/:id',
+        'GET /admin/workers',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.
