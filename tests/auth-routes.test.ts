@@ -111,6 +111,7 @@ describe('the route table the tests iterate over', () => {
         'POST /admin/jobs/:id/retry',
         'DELETE /admin/jobs/:id',
         'GET /admin/workers',
+        'GET /admin/stats',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.
