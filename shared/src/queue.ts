@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { GenerateJobData, GenerateResult } from './jobs.js';
 import type { Provider } from './providers.js';
+import { redisScript } from './redis-script.js';
 
 export { DelayedError, Job, UnrecoverableError, WaitingError, Worker };
 
@@ -68,6 +69,13 @@ export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEve
   });
 }
 
+/**
+ * How long a worker that met a queue hold sleeps before it looks at the queue again (ms). BullMQ
+ * sleeps until the hold ends, capped by this; a hold lifted by hand (`clearQueueHold`) is thus
+ * seen within this time, for one cheap Redis call per worker and interval while a hold lasts.
+ */
+const HOLD_RECHECK_MS = 1_000;
+
 /** BullMQ's `failedReason` for a job whose workers died under it more than `maxStalledCount` times. */
 const STALLED_OUT = /stalled more than allowable limit/;
 
@@ -97,6 +105,7 @@ export function createGenerateWorker(
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
     // A job whose worker died twice is failed clearly rather than retried forever.
     maxStalledCount: 1,
+    maximumRateLimitDelay: HOLD_RECHECK_MS,
     autorun: false,
   });
   const onStalledOut = opts.onStalledOut;
@@ -127,4 +136,140 @@ export async function waitListPosition(
     redis.llen(waitKey),
   ]);
   return pos === null ? undefined : len - pos;
+}
+
+/** The job states the admin API speaks of (BullMQ's, with `prioritized` folded into `waiting`). */
+export const ADMIN_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type AdminJobState = (typeof ADMIN_JOB_STATES)[number];
+
+/** BullMQ's states behind each admin state (the bridge sets no priorities, but a waiting job is either). */
+const BULLMQ_STATES = {
+  waiting: ['waiting', 'prioritized'],
+  active: ['active'],
+  delayed: ['delayed'],
+  failed: ['failed'],
+  completed: ['completed'],
+} as const;
+
+/** Jobs per state in one queue. */
+export async function queueCounts(queue: GenerateQueue): Promise<Record<AdminJobState, number>> {
+  const c = await queue.getJobCounts(...ADMIN_JOB_STATES.flatMap((s) => BULLMQ_STATES[s]));
+  const sum = (s: AdminJobState) => BULLMQ_STATES[s].reduce((n, t) => n + (c[t] ?? 0), 0);
+  return Object.fromEntries(ADMIN_JOB_STATES.map((s) => [s, sum(s)])) as Record<AdminJobState, number>;
+}
+
+/** Stops workers from taking the queue's jobs (running ones go on); new jobs still queue. */
+export const pauseQueue = (queue: GenerateQueue): Promise<void> => queue.pause();
+export const resumeQueue = (queue: GenerateQueue): Promise<void> => queue.resume();
+export const isQueuePaused = (queue: GenerateQueue): Promise<boolean> => queue.isPaused();
+
+/**
+ * A queue-wide hold: BullMQ's rate limit, which a worker sets when the provider's subscription is
+ * exhausted (`Worker.RateLimitError`). How long it still lasts (ms, 0 = none), and lifting it.
+ */
+export const queueHoldMs = (queue: GenerateQueue): Promise<number> => queue.getRateLimitTtl();
+export async function clearQueueHold(queue: GenerateQueue): Promise<void> {
+  await queue.removeRateLimitKey();
+}
+
+/** What a job list shows of a job, read without its prompts or its answer. */
+export interface JobBrief {
+  id: string;
+  /** Created (epoch ms). */
+  timestamp: number;
+  processedOn?: number;
+  finishedOn?: number;
+  attemptsMade: number;
+  failedReason?: string;
+  keyName?: string;
+  model?: string;
+}
+
+// KEYS: the jobs' hashes (BullMQ's field names). Per job: {} when it is gone, else timestamp,
+// processedOn, finishedOn, attempts made, failed reason, and the key name and model of its payload
+// (decoded here, so its prompts never cross the wire). Empty string = absent.
+const JOB_BRIEFS = `
+local function s(v) return type(v) == 'string' and v or '' end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'timestamp', 'processedOn', 'finishedOn', 'atm', 'failedReason', 'data')
+  if f[1] then
+    local ok, d = pcall(cjson.decode, f[6] or '')
+    if not ok or type(d) ~= 'table' then d = {} end
+    out[i] = {f[1], f[2] or '', f[3] or '', f[4] or '0', f[5] or '', s(d.keyName), s(d.model)}
+  else
+    out[i] = {}
+  end
+end
+return out
+`;
+
+/**
+ * Jobs in `state`, newest first, `count` of them from zero-based offset `start`, as briefs. A job
+ * removed between the range read and its own read is undefined in its place, so offsets stay
+ * exact. Prompts can be large: a page reads each job's few fields in one script.
+ */
+export async function jobsInState(
+  queue: GenerateQueue,
+  redis: Redis,
+  state: AdminJobState,
+  start: number,
+  count: number,
+): Promise<(JobBrief | undefined)[]> {
+  // The ranges apply to each BullMQ state alike; `prioritized` is always empty (no priorities are
+  // set), so the offsets are those of the one list that holds jobs.
+  const ids = await queue.getRanges([...BULLMQ_STATES[state]], start, start + count - 1, false);
+  if (ids.length === 0) return [];
+  const rows = (await redisScript(redis, JOB_BRIEFS)(
+    ids.map((id) => queue.toKey(id)),
+    [],
+  )) as string[][];
+  const num = (v: string | undefined) => (v ? Number(v) : undefined);
+  return ids.map((id, i) => {
+    const r = rows[i];
+    if (!r || r.length === 0) return undefined;
+    return {
+      id,
+      timestamp: Number(r[0]),
+      processedOn: num(r[1]),
+      finishedOn: num(r[2]),
+      attemptsMade: Number(r[3]),
+      failedReason: r[4] || undefined,
+      keyName: r[5] || undefined,
+      model: r[6] || undefined,
+    };
+  });
+}
+
+/** The brief of a job already read whole. */
+export function briefOf(job: GenerateJob): JobBrief {
+  const data = (job.data ?? {}) as Partial<Record<string, unknown>>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    id: job.id!,
+    timestamp: job.timestamp,
+    processedOn: job.processedOn,
+    finishedOn: job.finishedOn,
+    attemptsMade: job.attemptsMade,
+    failedReason: job.failedReason,
+    keyName: str(data.keyName),
+    model: str(data.model),
+  };
+}
+
+/** A job's state in admin terms; undefined once BullMQ no longer holds it. */
+export async function adminJobState(job: GenerateJob): Promise<AdminJobState | undefined> {
+  const s = await job.getState();
+  if (s === 'prioritized' || s === 'waiting-children') return 'waiting';
+  return (ADMIN_JOB_STATES as readonly string[]).includes(s) ? (s as AdminJobState) : undefined;
+}
+
+/** Moves a failed job back to the wait list, with its attempts counted from zero again. */
+export function retryFailedJob(job: GenerateJob): Promise<void> {
+  return job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+}
+
+/** Removes a finished job and its data from the queue (a running one is cancelled instead). */
+export function removeFinishedJob(job: GenerateJob): Promise<void> {
+  return job.remove();
 }

@@ -7,10 +7,15 @@ import {
   createWorkerRegistry,
   readLogs,
 } from '@cli-bridge/shared';
+import { createAdminJobs } from './admin-jobs.service.js';
+import { createAdminQueues } from './admin-queues.service.js';
+import { createAdminStats } from './admin-stats.service.js';
+import { createAdminWorkers } from './admin-workers.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
@@ -38,21 +43,27 @@ export function createApiServices(c: ApiClients) {
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const waiters = createJobWaiters(c.queueEvents);
   const generate = createGenerateService({ ...c, admission, waiters });
+  const jobs = createJobsService({
+    ...c,
+    generate,
+    settlement,
+    events,
+    idempotency: createIdempotency({ redis, keys }),
+    waiters,
+  });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
-    jobs: createJobsService({
-      ...c,
-      generate,
-      settlement,
-      events,
-      idempotency: createIdempotency({ redis, keys }),
-      waiters,
-    }),
+    jobs,
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    /** The admin API beyond keys and logs: queues, any key's jobs, workers, stats. */
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
+    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
+    adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
+    adminStats: createAdminStats({ redis, keys }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,
