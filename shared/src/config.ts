@@ -122,6 +122,11 @@ const baseSchema = z.object({
   PORT: int('PORT', 0, 65535, 3456), // 0 = any free port
   HOST: str('127.0.0.1'),
   BRIDGE_ADMIN_KEY: z.preprocess(blankToUndefined, z.string().optional()),
+  // Bearer token that may read GET /metrics besides the admin key (unset = the admin key only).
+  METRICS_TOKEN: z.preprocess(
+    blankToUndefined,
+    z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  ),
   DATA_DIR: str('./data'),
   CORS_ORIGINS: list([]),
   TRUST_PROXY: int('TRUST_PROXY', 0, 10, 0),

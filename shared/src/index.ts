@@ -17,3 +17,4 @@ export * from './admission.js';
 export * from './job-events.js';
 export * from './redis-script.js';
 export * from './trace.js';
+export * from './provider-holds.js';
