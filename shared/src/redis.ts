@@ -59,9 +59,10 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     options.name = opts.sentinelName;
     // Hear a failover from the sentinels at once instead of when the old master drops us.
     options.failoverDetector = true;
-    // A command that reached the old master after it became a replica: reconnect (asking the
-    // sentinels for the new master) and send it again. Nothing was written by the refused command.
-    options.reconnectOnError = (err) => (err.message.startsWith('READONLY') ? 2 : false);
+    // A write refused by the old master (a replica now: READONLY; or fenced off once its replica
+    // left, with min-replicas-to-write: NOREPLICAS): reconnect, asking the sentinels for the
+    // master again, and send it again. The refused command wrote nothing.
+    options.reconnectOnError = (err) => (/^(READONLY|NOREPLICAS) /.test(err.message) ? 2 : false);
   }
   const client = new Redis(opts.url, options);
   const log = opts.logger.child({
