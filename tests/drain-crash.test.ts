@@ -3,6 +3,7 @@
  * - SIGTERM (graceful drain): the worker stops taking jobs, lets running ones finish within
  *   SHUTDOWN_TIMEOUT_MS, then kills its CLIs and hands their jobs back; another worker runs them.
  *   A stream that already sent text fails clearly instead (a rerun would repeat the text).
+ * - a second signal ends a draining worker at once (its CLIs die with it; the job runs elsewhere);
  * - kill -9 (crash): every job ends completed on the other worker (or failed with a reason), none
  *   stays running, every lease is released, and the dead worker's orphaned CLI process groups and
  *   scratch directories are removed by the next worker that starts on the box.
@@ -115,6 +116,30 @@ describe('graceful drain (SIGTERM)', () => {
   }, 30_000);
 });
 
+describe('a second signal', () => {
+  it('ends a draining worker at once; its CLI dies with it and the job runs elsewhere', async () => {
+    const w1 = await h.spawnWorker({ SHUTDOWN_TIMEOUT_MS: '20000' });
+    const pending = postJson(
+      `${url}/generate`,
+      { systemPrompt: '', userPrompt: 'second-signal @@fake delay_ms=6000@@' },
+      auth(),
+    );
+    const run = await waitFor(() => runsOf('second-signal')[0], 5_000, 'the CLI to start');
+    w1.proc.kill('SIGTERM');
+    await waitFor(() => w1.logs.some((l) => l.msg === 'worker closing'), 5_000, 'the drain to start');
+    expect(w1.proc.exitCode).toBeNull(); // draining: it would wait up to 20 s
+    const t0 = Date.now();
+    expect(await w1.stop('SIGTERM')).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await waitFor(() => !isAlive(run.pid), 3_000, 'the CLI to die with its worker');
+    const w2 = await h.spawnWorker();
+    const res = await pending;
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(runsOf('second-signal').at(-1)!.ppid).toBe(w2.proc.pid);
+    await w2.stop();
+  }, 40_000);
+});
+
 describe('crash (kill -9)', () => {
   it('ends every one of 10 running jobs, releases the leases and cleans the orphans up', async () => {
     // A private TMPDIR: workers of other test files sweep the shared /tmp.
@@ -124,7 +149,7 @@ describe('crash (kill -9)', () => {
     for (let i = 0; i < 10; i++) {
       const res = await postJson(
         `${url}/jobs`,
-        { provider: 'claude', systemPrompt: '', userPrompt: `crash-${i}. @@fake delay_ms=2500@@` },
+        { provider: 'claude', systemPrompt: '', userPrompt: `crash-${i}. @@fake delay_ms=8000@@` },
         auth(),
       );
       expect(res.status).toBe(202);
@@ -133,6 +158,7 @@ describe('crash (kill -9)', () => {
     await waitFor(() => runsOf('crash-').length === 10, 10_000, 'w1 to run all ten');
     const w2 = await h.spawnWorker({ TMPDIR: tmp });
     const orphans = runsOf('crash-');
+    expect(orphans.filter((r) => r.endedAt)).toEqual([]); // all still running
     expect(readdirSync(tmp).filter((n) => n.startsWith(SCRATCH_PREFIX))).toHaveLength(10);
 
     // The whole box's worker side dies at once: the worker and its CLI watchdog.
@@ -157,7 +183,7 @@ describe('crash (kill -9)', () => {
             };
             return ['completed', 'failed', 'cancelled'].includes(v.status) ? v : undefined;
           },
-          20_000,
+          30_000,
           `job ${id} to end`,
         ),
       ),

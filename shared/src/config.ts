@@ -169,6 +169,8 @@ const baseSchema = z.object({
   // REDIS_URL then gives only the password and database.
   REDIS_SENTINELS: sentinels,
   REDIS_SENTINEL_NAME: str('mymaster'),
+  // Replicas that must confirm a submitted job (Redis WAIT, up to 1 s) before the API answers.
+  REDIS_WAIT_REPLICAS: int('REDIS_WAIT_REPLICAS', 0, 16, 0),
   // In braces (`{bridge}`) the prefix is a Redis Cluster hash tag: every key in one slot.
   REDIS_PREFIX: str('bridge').pipe(
     z
