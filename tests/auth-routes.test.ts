@@ -98,6 +98,7 @@ describe('the route table the tests iterate over', () => {
         'DELETE /admin/keys/:name',
         'POST /admin/keys/:name/reset-usage',
         'GET /admin/logs',
+        'GET /metrics',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.
