@@ -1,8 +1,9 @@
 /**
  * Counts every HTTP request of this process once its answer ends (or its client leaves): route
- * (the route's pattern, never the raw path; `unknown` for a path no route matched), method,
- * status (`499` when the client left before any answer), and, for generate requests, provider,
- * model and key name (`noteJob`). Never a job id or a raw key: label sets stay bounded.
+ * (the route's pattern, never the raw path; `unknown` for a request answered before a route
+ * matched), method, status (`499` when the client left before any answer), and, for generate
+ * requests, provider, model and key name (`noteJob`). Never a job id or a raw key: label sets
+ * stay bounded.
  */
 import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
