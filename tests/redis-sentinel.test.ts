@@ -25,7 +25,8 @@ let replica: PrivateRedis;
 let sentinel: PrivateRedis;
 let sentinelClient: Redis;
 const procs: SpawnedProcess[] = [];
-const noPersistence = ['--save', '', '--appendonly', 'no'];
+// Each server in a directory of its own: a full resync writes an RDB file even with saving off.
+const noPersistence = () => ['--dir', tempDir('sentinel-redis'), '--save', '', '--appendonly', 'no'];
 
 /** The master's port as the sentinel reports it now. */
 async function masterPort(): Promise<number> {
@@ -35,10 +36,10 @@ async function masterPort(): Promise<number> {
 
 beforeAll(async () => {
   master = await startPrivateRedis({
-    args: [...noPersistence, '--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'],
+    args: [...noPersistence(), '--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'],
   });
   replica = await startPrivateRedis({
-    args: [...noPersistence, '--replicaof', '127.0.0.1', String(master.port)],
+    args: [...noPersistence(), '--replicaof', '127.0.0.1', String(master.port)],
   });
   const conf = join(tempDir('sentinel'), 'sentinel.conf');
   writeFileSync(
