@@ -112,6 +112,7 @@ describe('the route table the tests iterate over', () => {
         'DELETE /admin/jobs/:id',
         'GET /admin/workers',
         'GET /admin/stats',
+        'GET /metrics',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.

@@ -606,7 +606,10 @@ describe.each(['api', 'worker'])('deploy/systemd/cli-bridge-%s.service', (name) 
 // Exposing it safely: deploy/cloudflared/config.yml, deploy/caddy/Caddyfile, deploy/README.md
 
 /** Requests that must never reach the API from the internet (the bridge routes ignore case). */
-const ADMIN_PATHS = ['/admin/keys', '/ADMIN/keys', '/Admin', '//admin/keys', '/dashboard', '/Dashboard/x'];
+const ADMIN_PATHS = [
+  ...['/admin/keys', '/ADMIN/keys', '/Admin', '//admin/keys', '/dashboard', '/Dashboard/x'],
+  ...['/metrics', '/Metrics'],
+];
 /** Requests that must. */
 const API_PATHS = ['/generate', '/generate-codex', '/jobs/abc/events', '/usage', '/health'];
 

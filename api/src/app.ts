@@ -11,6 +11,7 @@ import { pinoHttp } from 'pino-http';
 import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
+import { requestMetrics } from './middleware/request-metrics.js';
 import { startTrace } from './middleware/trace.js';
 import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
@@ -23,6 +24,7 @@ import { openaiRoutes } from './routes/openai.routes.js';
 import { responsesRoutes } from './routes/responses.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
+import { metricsRoutes } from './routes/metrics.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
 import type { AppDeps } from './deps.js';
 
@@ -64,8 +66,11 @@ export function createApp(deps: AppDeps): Express {
       customLogLevel: (_req, res) =>
         res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504 ? 'error' : 'info',
       autoLogging: { ignore: (req) => req.url === '/health' },
+      // The job a request made (noted by the routes), so its line joins the worker's by job id.
+      customProps: (_req, res) => (res.bridgeJob ? { jobId: res.bridgeJob.id } : {}),
     }),
   );
+  app.use(requestMetrics(deps.services.metrics));
   app.use(
     helmet({
       contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } },
@@ -105,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
+  app.use(metricsRoutes(deps));
   app.use(jobsRoutes(deps));
   // The OpenAI- and Anthropic-compatible front doors (errors in their dialects: compat/errors.ts).
   app.use(openaiRoutes(deps));

@@ -7,6 +7,7 @@
 import { newJobId, type GenerateJob, type GenerateResponse } from '@cli-bridge/shared';
 import type { Response } from 'express';
 import type { AppDeps } from './deps.js';
+import { noteJob } from './middleware/request-metrics.js';
 import type { SubmitInput } from './services/generate.service.js';
 import { followJob, startSse, type EventRenderer } from './sse.js';
 
@@ -38,7 +39,10 @@ export function createJobRunner({
 
   /** Submits the job and waits for its outcome (errors are thrown as BridgeError). */
   function sync(input: SubmitInput, res: Response): Promise<GenerateResponse> {
-    return services.generate.run(input, config.SYNC_WAIT_TIMEOUT_MS, (job) => cancelOnDisconnect(res, job));
+    return services.generate.run(input, config.SYNC_WAIT_TIMEOUT_MS, (job) => {
+      noteJob(res, job);
+      cancelOnDisconnect(res, job);
+    });
   }
 
   /**
@@ -56,6 +60,7 @@ export function createJobRunner({
       followed.cancel();
       throw err;
     }
+    noteJob(res, job);
     cancelOnDisconnect(res, job);
     startSse(res, { 'X-Job-Id': jobId });
     if (opts.prelude) res.write(opts.prelude(jobId));

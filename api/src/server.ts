@@ -15,6 +15,7 @@ import {
   PROVIDERS,
   redisKeys,
   redisReady,
+  redisTarget,
   type Config,
   type GenerateQueue,
   type Logger,
@@ -40,7 +41,7 @@ export interface ApiServer {
 export async function startApiServer(config: Config, logger: Logger): Promise<ApiServer> {
   const keys = redisKeys(config.REDIS_PREFIX);
   const client = (role: RedisRole, name: string) =>
-    createRedis({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, role, name, logger });
+    createRedis({ ...redisTarget(config), prefix: config.REDIS_PREFIX, role, name, logger });
   const redis = client('producer', 'api');
   // BullMQ defines its Lua commands on the client it is given, and ioredis copies them into every
   // MULTI/pipeline built on that client: our own commands get a client BullMQ never touches.

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const url = new URL(config.REDIS_URL);
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
-  if (!(await redisAnswers(host, port))) {
+  // Behind Sentinel the clients find the master themselves: nothing to check or start here.
+  if (config.REDIS_SENTINELS.length === 0 && !(await redisAnswers(host, port))) {
     const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
     const redisBin = resolveBin('redis-server', process.env.PATH);
     if (!local || !config.START_REDIS || !redisBin) {

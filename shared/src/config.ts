@@ -78,6 +78,21 @@ const providers = list([]).pipe(
 
 const MAX_MS = 2_147_483_647; // setTimeout's ceiling
 
+/** REDIS_SENTINELS: `host:port,...` → the sentinels' addresses. */
+const sentinels = list([]).transform((entries, ctx) => {
+  const out: { host: string; port: number }[] = [];
+  for (const entry of entries) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `REDIS_SENTINELS entries must be host:port (got "${entry}")` });
+      return z.NEVER;
+    }
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return out;
+});
+
 /** Where a model name of the /v1 API goes: a provider and the model its CLI runs. */
 export interface ModelRoute {
   provider: (typeof PROVIDERS)[number];
@@ -122,6 +137,11 @@ const baseSchema = z.object({
   PORT: int('PORT', 0, 65535, 3456), // 0 = any free port
   HOST: str('127.0.0.1'),
   BRIDGE_ADMIN_KEY: z.preprocess(blankToUndefined, z.string().optional()),
+  // Bearer token that may read GET /metrics besides the admin key (unset = the admin key only).
+  METRICS_TOKEN: z.preprocess(
+    blankToUndefined,
+    z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  ),
   DATA_DIR: str('./data'),
   CORS_ORIGINS: list([]),
   TRUST_PROXY: int('TRUST_PROXY', 0, 10, 0),
@@ -148,8 +168,20 @@ const baseSchema = z.object({
 
   // Redis
   REDIS_URL: str('redis://127.0.0.1:6379'),
+  // Redis Sentinel (empty = none): clients ask these for the current master of REDIS_SENTINEL_NAME;
+  // REDIS_URL then gives only the password and database.
+  REDIS_SENTINELS: sentinels,
+  REDIS_SENTINEL_NAME: str('mymaster'),
+  // Replicas that must confirm a submitted job (Redis WAIT, up to 1 s) before the API answers.
+  REDIS_WAIT_REPLICAS: int('REDIS_WAIT_REPLICAS', 0, 16, 0),
+  // In braces (`{bridge}`) the prefix is a Redis Cluster hash tag: every key in one slot.
   REDIS_PREFIX: str('bridge').pipe(
-    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'REDIS_PREFIX must be 1-64 of [A-Za-z0-9_.-]'),
+    z
+      .string()
+      .regex(
+        /^(\{[A-Za-z0-9_.-]{1,62}\}|[A-Za-z0-9_.-]{1,64})$/,
+        'REDIS_PREFIX must be 1-64 of [A-Za-z0-9_.-], or such a name in braces (a cluster hash tag)',
+      ),
   ),
 
   // Jobs

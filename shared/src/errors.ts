@@ -98,13 +98,19 @@ export function toBridgeError(err: unknown): BridgeError {
   return new BridgeError('internal_error', 'Internal error', { cause: err });
 }
 
-/** ioredis's ways of saying the server is unreachable (fail-fast producer connections). */
+/**
+ * ioredis's ways of saying the server is unreachable (fail-fast producer connections), and the
+ * server's own while it fails over or starts: a replica refusing writes (READONLY), a master
+ * fenced off without its replicas (NOREPLICAS), a dataset still loading (LOADING), a replica
+ * without its master (MASTERDOWN).
+ */
 function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
     /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Redis is unavailable/.test(
       err.message,
-    )
+    ) ||
+    /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN) /.test(err.message)
   );
 }

@@ -18,3 +18,4 @@ export * from './job-events.js';
 export * from './redis-script.js';
 export * from './trace.js';
 export * from './structured-output.js';
+export * from './provider-holds.js';

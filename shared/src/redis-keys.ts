@@ -68,6 +68,8 @@ export function redisKeys(prefix: string) {
     providerWorkers: (provider: string) => `${prefix}:workers:${provider}`,
     /** String (JSON, with a TTL): one worker's heartbeat record. */
     worker: (id: string) => `${prefix}:worker:${id}`,
+    /** Hash: fleet-wide metric counters written by settlement (see accounting/fleet-metrics.ts). */
+    fleetMetrics: `${prefix}:metrics`,
     /** Counter prefix of one express-rate-limit limiter (`anonymous`, `admin`); the client id follows. */
     rateLimit: (limiter: string) => `${prefix}:rl:${limiter}:`,
     /** Counter: failed authentications from one client address in the current window. */

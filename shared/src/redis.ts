@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -9,8 +10,27 @@ import type { Logger } from './logger.js';
  */
 export type RedisRole = 'producer' | 'worker' | 'subscriber';
 
-export interface CreateRedisOptions {
+/** Where Redis is: a URL, or Sentinel (the URL then gives only the password and database). */
+export interface RedisTarget {
   url: string;
+  /** Sentinels to ask for the master (REDIS_SENTINELS); empty or absent = connect to `url`. */
+  sentinels?: { host: string; port: number }[];
+  /** The master's name at the sentinels (REDIS_SENTINEL_NAME). */
+  sentinelName?: string;
+}
+
+/** The Redis target of a process's config. */
+export function redisTarget(
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>,
+): RedisTarget {
+  return {
+    url: config.REDIS_URL,
+    sentinels: config.REDIS_SENTINELS,
+    sentinelName: config.REDIS_SENTINEL_NAME,
+  };
+}
+
+export interface CreateRedisOptions extends RedisTarget {
   role: RedisRole;
   /** Shows in `CLIENT LIST` as `cli-bridge:<prefix>:<name>:<role>`. */
   name: string;
@@ -34,6 +54,16 @@ export function createRedis(opts: CreateRedisOptions): Redis {
     retryStrategy: (times) => Math.min(times * 100, 2_000),
     lazyConnect: false,
   };
+  if (opts.sentinels?.length) {
+    options.sentinels = opts.sentinels;
+    options.name = opts.sentinelName;
+    // Hear a failover from the sentinels at once instead of when the old master drops us.
+    options.failoverDetector = true;
+    // A write refused by the old master (a replica now: READONLY; or fenced off once its replica
+    // left, with min-replicas-to-write: NOREPLICAS): reconnect, asking the sentinels for the
+    // master again, and send it again. The refused command wrote nothing.
+    options.reconnectOnError = (err) => (/^(READONLY|NOREPLICAS) /.test(err.message) ? 2 : false);
+  }
   const client = new Redis(opts.url, options);
   const log = opts.logger.child({
     component: 'redis',

@@ -25,8 +25,13 @@ export interface SpawnedProcess {
 
 const silent = () => createLogger({ level: 'silent', name: 'test' });
 
-export function createHarness(name: string, overrides: Record<string, string> = {}) {
-  const prefix = uniquePrefix(name);
+export function createHarness(
+  name: string,
+  overrides: Record<string, string> = {},
+  /** `hashTag`: the prefix in braces, a Redis Cluster hash tag (`{test-name-1234abcd}`). */
+  opts: { hashTag?: boolean } = {},
+) {
+  const prefix = opts.hashTag ? `{${uniquePrefix(name)}}` : uniquePrefix(name);
   const env = testEnv(prefix, overrides);
   const config: Config = testConfig(prefix, overrides);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });

@@ -56,11 +56,12 @@ export function routeTableOf(server: ApiServer, config: Config): RouteEntry[] {
   return routeTable(app);
 }
 
-/** Routes a user key reaches: everything but liveness, readiness and the admin API. */
-export const isUserRoute = (r: RouteEntry) =>
-  r.path !== '/health' && r.path !== '/ready' && !r.path.startsWith('/admin');
+/** Routes a user key reaches: everything but liveness, readiness and the admin routes. */
+export const isUserRoute = (r: RouteEntry) => r.path !== '/health' && r.path !== '/ready' && !isAdminRoute(r);
 
-export const isAdminRoute = (r: RouteEntry) => r.path === '/admin' || r.path.startsWith('/admin/');
+/** The admin API, and /metrics (the admin key, or METRICS_TOKEN when it is set). */
+export const isAdminRoute = (r: RouteEntry) =>
+  r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/metrics';
 
 /** The path with each `:param` replaced by the value given for it. */
 export function fillPath(path: string, params: Record<string, string>): string {

@@ -134,7 +134,13 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       timestamp: job.timestamp,
       processedOn: job.processedOn ?? now(),
     };
-    const log = deps.logger.child({ jobId: job.id, provider: data.provider, attempt: job.attemptsMade + 1 });
+    // The request id the API logged, so one request's API and worker lines join up.
+    const log = deps.logger.child({
+      jobId: job.id,
+      requestId: data.requestId,
+      provider: data.provider,
+      attempt: job.attemptsMade + 1,
+    });
     const adapter = deps.adapters[data.provider];
     if (!adapter) {
       throw new UnrecoverableError(
@@ -170,6 +176,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       // Streaming: publish text deltas as they arrive, coalescing the lines of one stdout chunk
       // into one event, in order.
       let streamed = false;
+      let firstTextAt: number | undefined;
       let pending = '';
       let chain = Promise.resolve();
       const flush = () => {
@@ -184,6 +191,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
               const delta = adapter.textDelta!(line);
               if (!delta) return;
               streamed = true;
+              firstTextAt ??= now();
               if (!pending) setImmediate(flush);
               pending += delta;
             }
@@ -213,7 +221,9 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       trace?.mark('exited');
       flush();
       await chain;
-      const ran = { ...nothingSpent, durationMs: run.durationMs };
+      // Time to first token, from the request's acceptance (fleet metrics; streamed runs only).
+      const firstTokenMs = firstTextAt === undefined ? undefined : firstTextAt - data.submittedAt;
+      const ran = { ...nothingSpent, durationMs: run.durationMs, firstTokenMs };
       if (run.end === 'aborted' && run.abortReason === CANCEL_REASON) {
         log.info('job cancelled while running');
         return await finishFailed(settled, ran, { ...CANCELLED_ERROR }, log);
@@ -244,6 +254,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
           usage: err.opts.usage ?? ZERO_USAGE,
           costMicros: err.opts.costMicros ?? 0,
           durationMs: run.durationMs,
+          firstTokenMs,
         };
         if (err.kind === 'usage_limit') {
           await settle(settled, spent, log);
@@ -266,7 +277,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
 
       await settle(
         settled,
-        { usage: result.usage, costMicros: result.cost_micros, durationMs: run.durationMs },
+        { usage: result.usage, costMicros: result.cost_micros, durationMs: run.durationMs, firstTokenMs },
         log,
         { status: 'completed' },
       );

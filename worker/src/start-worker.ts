@@ -10,6 +10,7 @@ import {
   createPricingStore,
   createRedis,
   redisKeys,
+  redisTarget,
   type Config,
   type Logger,
   type Provider,
@@ -54,7 +55,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   }
 
   const client = (role: RedisRole, name: string) =>
-    createRedis({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, role, name, logger });
+    createRedis({ ...redisTarget(config), prefix: config.REDIS_PREFIX, role, name, logger });
   // Fail-fast connection for heartbeats and queue holds.
   const redis = client('producer', 'worker');
   // Blocking-capable connection shared by this process's BullMQ workers.

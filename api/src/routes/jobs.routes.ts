@@ -7,6 +7,7 @@ import { jsonBody } from '../middleware/body.js';
 import { JOB_STATUSES } from '../services/jobs.service.js';
 import { EVENT_ID, followJob, startSse } from '../sse.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { noteJob } from '../middleware/request-metrics.js';
 
 const submitSchema = generateRequestSchema.omit({ stream: true }).extend({
   provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
@@ -57,6 +58,7 @@ export function jobsRoutes(deps: AppDeps): Router {
         requestId: String(req.id),
       },
     );
+    noteJob(res, { id: view.id, data: view });
     res.setHeader('Location', `/jobs/${view.id}`);
     res.status(created ? 202 : 200).json(view);
   });

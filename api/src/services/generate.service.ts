@@ -23,6 +23,7 @@ import {
 import type { ApiClients } from './clients.js';
 import type { JobWaiters } from './job-waiters.js';
 import { resolveModel } from './model-policy.js';
+import { waitForReplicas } from './replica-wait.js';
 
 /** How long a provider's queue-hold reading is reused (ms). */
 const HOLD_CACHE_MS = 1_000;
@@ -107,6 +108,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       await deps.admission.release(keyId, jobId).catch(() => {});
       throw err;
     }
+    await waitForReplicas(deps.queues[input.provider], config.REDIS_WAIT_REPLICAS, jobId);
     input.trace?.mark('queued');
     return job;
   }

@@ -20,6 +20,7 @@ import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
+import { createMetricsService } from './metrics.service.js';
 
 /** Builds the API's services from its clients: the one place they are wired together. */
 export type { ApiClients };
@@ -64,6 +65,7 @@ export function createApiServices(c: ApiClients) {
     adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
     adminStats: createAdminStats({ redis, keys }),
+    metrics: createMetricsService({ redis, keys, queues: c.queues, registry }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,

@@ -5,3 +5,4 @@ export * from './periods.js';
 export * from './settlement.js';
 export * from './usage.js';
 export * from './stats.js';
+export * from './fleet-metrics.js';

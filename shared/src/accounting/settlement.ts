@@ -15,15 +15,18 @@ import type { ErrorType } from '../errors.js';
 import { CANCELLED_ERROR, jobOwner, ZERO_USAGE, type GenerateJobData, type Usage } from '../jobs.js';
 import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
+import { fleetIncrements, type FleetObservation } from './fleet-metrics.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
 import { STATS_DAY_TTL_S, STATS_FIELDS } from './stats.js';
 
 // KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs,
 //       9 key record (a revoked key's counters and log are not brought back: only the global log
 //       and the job's own records are written for it), 10 the key's queued jobs, 11 the key's
-//       cost reservations (the job leaves both when it is over), 12 the day's stats rollup
+//       cost reservations (the job leaves both when it is over), 12 the day's stats rollup,
+//       13 fleet metrics
 // ARGV: 1 job id, 2-5 input/output/cache creation/cache read tokens, 6 cost micros, 7 final,
-//       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl, 14 stats ttl
+//       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl, 14 stats ttl,
+//       15 fleet metric increments (JSON [field, n, ...], see fleet-metrics.ts)
 const SETTLE = `
 local STATS_FIELDS = {${STATS_FIELDS.map((f) => `'${f}'`).join(', ')}}
 local final = ARGV[7] == '1'
@@ -42,6 +45,8 @@ if final and redis.call('EXISTS', KEYS[6]) == 1 then
   unreserve()
   return 0
 end
+local m = cjson.decode(ARGV[15])
+for i = 1, #m, 2 do redis.call('HINCRBY', KEYS[13], m[i], m[i + 1]) end
 local fields = {'input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'}
 local tokens = 0
 for i = 1, 4 do tokens = tokens + tonumber(ARGV[i + 1]) end
@@ -128,6 +133,8 @@ interface SettleInput {
   final: boolean;
   /** Counted in the key's `errors` (final calls only). */
   failed?: boolean;
+  /** Fleet-wide metric increments (`fleetIncrements`). */
+  metrics: (string | number)[];
   /** Required when `final`. */
   log?: LogEntryInput;
 }
@@ -160,6 +167,8 @@ export interface RunSpend {
   costMicros: number;
   /** Wall time of the run (ms). */
   durationMs?: number;
+  /** From the job's submission to the run's first streamed text (ms). */
+  firstTokenMs?: number;
 }
 
 /** How a job ended. */
@@ -191,6 +200,7 @@ export function createSettlement(deps: SettlementDeps) {
         keys.queuedJobs(input.keyId),
         keys.costReservations(input.keyId),
         keys.statsDay(utcDay(now)),
+        keys.fleetMetrics,
       ],
       [
         input.jobId,
@@ -207,6 +217,7 @@ export function createSettlement(deps: SettlementDeps) {
         MONTH_COUNTER_TTL_S,
         deps.jobTtlS,
         STATS_DAY_TTL_S,
+        JSON.stringify(input.metrics),
       ],
     );
     return r === 1;
@@ -216,6 +227,8 @@ export function createSettlement(deps: SettlementDeps) {
   function close(job: SettledJob, end: JobEnd, spent: RunSpend = NOTHING_SPENT): Promise<boolean> {
     const now = clock();
     const failed = end.status !== 'completed';
+    const queueWaitMs =
+      job.processedOn === undefined ? undefined : Math.max(0, job.processedOn - job.timestamp);
     return settle({
       keyId: jobOwner(job.data),
       jobId: job.id,
@@ -224,6 +237,7 @@ export function createSettlement(deps: SettlementDeps) {
       final: true,
       // A client's cancel is not an error of the bridge or the CLI.
       failed: end.status === 'failed',
+      metrics: fleetIncrements({ ...observed(job, spent), status: end.status, queueWaitMs }),
       log: logEntryFor(
         job.data,
         job.id,
@@ -232,8 +246,7 @@ export function createSettlement(deps: SettlementDeps) {
           errorType: failed ? end.error.type : undefined,
           error: failed ? end.error.message : undefined,
           durationMs: spent.durationMs,
-          queueWaitMs:
-            job.processedOn === undefined ? undefined : Math.max(0, job.processedOn - job.timestamp),
+          queueWaitMs,
         },
         { promptChars: deps.logPromptChars, now },
       ),
@@ -249,6 +262,7 @@ export function createSettlement(deps: SettlementDeps) {
         usage: spent.usage,
         costMicros: spent.costMicros,
         final: false,
+        metrics: fleetIncrements(observed(job, spent)),
       });
     },
 
@@ -270,6 +284,17 @@ export function createSettlement(deps: SettlementDeps) {
 }
 
 export type Settlement = ReturnType<typeof createSettlement>;
+
+/** A run's spend as fleet metrics see it. */
+function observed(job: SettledJob, spent: RunSpend): FleetObservation {
+  return {
+    data: job.data,
+    usage: spent.usage,
+    costMicros: spent.costMicros,
+    runMs: spent.durationMs,
+    firstTokenMs: spent.firstTokenMs,
+  };
+}
 
 /** The log entry of a job, from its payload and outcome. */
 function logEntryFor(
