@@ -76,6 +76,17 @@ export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEve
  */
 const HOLD_RECHECK_MS = 1_000;
 
+/**
+ * A hold (`queue.rateLimit`, see `queueHoldMs`) binds the workers' fetch only when the queue has a
+ * rate-limit maximum: without one, BullMQ's fetch ignores it and a worker that wakes takes the
+ * held job again, running the CLI into the same usage limit. The maximum is one no count of
+ * started jobs reaches, and the value a hold sets: so it limits nothing but holds. Idempotent.
+ */
+export async function enableQueueHolds(queue: GenerateQueue): Promise<void> {
+  // The window (ms) BullMQ counts started jobs in under that maximum; the count limits nothing.
+  await queue.setGlobalRateLimit(Number.MAX_SAFE_INTEGER, 1_000);
+}
+
 /** BullMQ's `failedReason` for a job whose workers died under it more than `maxStalledCount` times. */
 const STALLED_OUT = /stalled more than allowable limit/;
 
