@@ -56,9 +56,16 @@ export function routeTableOf(server: ApiServer, config: Config): RouteEntry[] {
   return routeTable(app);
 }
 
-/** Routes a user key reaches: everything but liveness, readiness and the admin API. */
+/**
+ * Routes a user key reaches: everything but liveness, readiness, the admin API, the dashboard's
+ * static page and the key holder's login/logout (which takes the key in its body).
+ */
 export const isUserRoute = (r: RouteEntry) =>
-  r.path !== '/health' && r.path !== '/ready' && !r.path.startsWith('/admin');
+  r.path !== '/health' &&
+  r.path !== '/ready' &&
+  !r.path.startsWith('/admin') &&
+  !r.path.startsWith('/dashboard') &&
+  r.path !== '/me/session';
 
 export const isAdminRoute = (r: RouteEntry) => r.path === '/admin' || r.path.startsWith('/admin/');
 
