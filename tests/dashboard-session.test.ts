@@ -121,6 +121,19 @@ describe('admin session', () => {
     expect((await login('admin', ADMIN_KEY, strict.url)).status).toBe(200);
   });
 
+  it('GET /admin/session says whether the cookie is a live session, without counting a failure', async () => {
+    const strict = await h.startApi({ AUTH_FAILURE_LIMIT: '1' });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${strict.url}/admin/session`, { headers: { cookie: 'cb_admin=stale' } });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ logged_in: false });
+    }
+    const { cookie } = await login('admin', ADMIN_KEY, strict.url);
+    const res = await fetch(`${strict.url}/admin/session`, { headers: { cookie } });
+    expect(await res.json()).toEqual({ logged_in: true });
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('refuses a bad body with 400 and an oversized one with 413', async () => {
     expect((await call('POST', '/admin/session', {}, {})).status).toBe(400);
     expect((await call('POST', '/admin/session', {}, { key: 'x'.repeat(10_000) })).status).toBe(413);
@@ -190,5 +203,30 @@ describe('key holder session', () => {
     const second = await login('me', userKey);
     expect((await call('DELETE', '/admin/keys/holder', bearer)).status).toBe(200);
     expect((await call('GET', '/me', { cookie: second.cookie })).status).toBe(401);
+  });
+});
+
+describe('the static page', () => {
+  it('serves /dashboard and /dashboard/me with a strict CSP: no inline script or style', async () => {
+    for (const path of ['/dashboard', '/dashboard/me']) {
+      const res = await fetch(`${url}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const csp = res.headers.get('content-security-policy')!;
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("style-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      const html = await res.text();
+      // Every script and stylesheet is a file of this origin.
+      expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+      expect(html).not.toMatch(/<style|\sstyle=/);
+      const asset = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+      const js = await fetch(`${url}${asset}`);
+      expect(js.status).toBe(200);
+      expect(js.headers.get('cache-control')).toContain('immutable');
+      expect(js.headers.get('content-security-policy')).toBe(csp);
+    }
+    expect((await fetch(`${url}/dashboard/assets/nope.js`)).status).toBe(404);
   });
 });

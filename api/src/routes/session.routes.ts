@@ -2,7 +2,9 @@
  * Dashboard logins. POST /admin/session `{"key": "<admin key>"}` and POST /me/session
  * `{"key": "<user key>"}` check the key (a wrong one counts as a failed authentication of the
  * address), open a session in Redis and set its HttpOnly cookie; the raw key is never stored in
- * the browser. DELETE ends the session and clears the cookie. Mounted before the admin check.
+ * the browser. DELETE ends the session and clears the cookie. GET says whether the request's
+ * cookie is a live session (so the page knows whether to show its login form) without counting a
+ * failure: it opens nothing. Mounted before the admin check.
  */
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
@@ -36,19 +38,23 @@ export function sessionRoutes({ services, config }: AppDeps): Router {
     res.json({ logged_out: true });
   };
 
+  const status = (kind: SessionKind) => async (req: Request, res: express.Response) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ logged_in: (await sessions.get(kind, sessionCookie(req, kind))) !== null });
+  };
+
+  // With no admin key configured there is no admin session to open, check or end.
+  r.use('/admin/session', (_req, _res, next) => next(config.BRIDGE_ADMIN_KEY ? undefined : adminDisabled()));
+  r.get('/admin/session', status('admin'));
   r.post('/admin/session', loginBody, async (req, res) => {
-    if (!config.BRIDGE_ADMIN_KEY) throw adminDisabled();
     const { key } = parseBody(loginSchema, req.body);
     await checkAdmin(req, key);
     setSessionCookie(req, res, 'admin', await sessions.open('admin'), sessions.ttlMs);
     res.json({ kind: 'admin', expires_in_ms: sessions.ttlMs });
   });
-  r.delete(
-    '/admin/session',
-    (_req, _res, next) => next(config.BRIDGE_ADMIN_KEY ? undefined : adminDisabled()),
-    logout('admin'),
-  );
+  r.delete('/admin/session', logout('admin'));
 
+  r.get('/me/session', status('me'));
   r.post('/me/session', loginBody, async (req, res) => {
     const { key } = parseBody(loginSchema, req.body);
     const { id, name } = await checkUser(req, key);
