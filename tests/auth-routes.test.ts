@@ -32,7 +32,11 @@ const ownersJob = await postJson(
   { authorization: `Bearer ${ownerKey}` },
 );
 if (ownersJob.status !== 202) throw new Error(`setup: job submit answered ${ownersJob.status}`);
-const params: Record<string, string> = { id: String(ownersJob.json.id), name: 'owner' };
+const params: Record<string, string> = {
+  id: String(ownersJob.json.id),
+  name: 'owner',
+  provider: 'claude',
+};
 
 // A key that worked, then was revoked.
 const revokedKey = await h.createKey(api.url, 'revoked');
@@ -98,10 +102,18 @@ describe('the route table the tests iterate over', () => {
         'DELETE /admin/keys/:name',
         'POST /admin/keys/:name/reset-usage',
         'GET /admin/logs',
+        'GET /admin/queues',
+        'POST /admin/queues/:provider/pause',
+        'POST /admin/queues/:provider/resume',
+        'POST /admin/queues/:provider/clear-hold',
+        'GET /admin/jobs',
+        'GET /admin/jobs/:id',
+        'POST /admin/jobs/:id/retry',
+        'DELETE /admin/jobs/:id',
       ]),
     );
-    // Health, readiness, admin, the dashboard's page and the key holder's login/logout (tested
-    // in dashboard-session.test.ts) are not user routes; the split leaves nothing out.
+    // Health, readiness, the dashboard's page and the session (login/logout) routes, tested in
+    // dashboard-session.test.ts, are neither user nor admin routes; the split leaves nothing out.
     const open = [
       'GET /health',
       'GET /ready',
@@ -109,6 +121,9 @@ describe('the route table the tests iterate over', () => {
       'GET /me/session',
       'POST /me/session',
       'DELETE /me/session',
+      'GET /admin/session',
+      'POST /admin/session',
+      'DELETE /admin/session',
     ];
     expect(show(routes)).toEqual(expect.arrayContaining([...open, 'GET /me']));
     expect(show(userRoutes).some((r) => /\/(health|ready|admin|dashboard)\b|\/me\/session/.test(r))).toBe(
@@ -116,7 +131,7 @@ describe('the route table the tests iterate over', () => {
     );
     const dashboardPages = routes.filter((r) => r.path.startsWith('/dashboard')).length;
     expect(dashboardPages).toBe(3);
-    expect(routes.length).toBe(userRoutes.length + adminRoutes.length + 5 + dashboardPages);
+    expect(routes.length).toBe(userRoutes.length + adminRoutes.length + 8 + dashboardPages);
   });
 });
 
@@ -196,6 +211,31 @@ describe.each(adminRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))(
       const res = await call(apiNoAdmin.url, route, headers());
       expect(res.status).toBe(401);
       expect(res.json?.error).toEqual({ type: 'unauthorized', message: disabled });
+    });
+  },
+);
+
+const adminRefusals: { name: string; headers: () => Record<string, string>; message: string }[] = [
+  { name: 'no credentials', headers: () => ({}), message: 'Invalid admin key' },
+  {
+    name: 'a user key',
+    headers: () => ({ authorization: `Bearer ${ownerKey}` }),
+    message: 'Invalid admin key',
+  },
+  {
+    name: 'a user key as x-api-key',
+    headers: () => ({ 'x-api-key': ownerKey }),
+    message: 'Invalid admin key',
+  },
+];
+
+describe.each(adminRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))(
+  'admin route %s with BRIDGE_ADMIN_KEY set',
+  (_, route) => {
+    it.each(adminRefusals)('refuses $name with 401', async ({ headers, message }) => {
+      const res = await call(api.url, route, headers());
+      expect(res.status).toBe(401);
+      expect(res.json?.error).toEqual({ type: 'unauthorized', message });
     });
   },
 );

@@ -134,6 +134,19 @@ describe('admin session', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('is refused as a whole when BRIDGE_ADMIN_KEY is not set', async () => {
+    const off = await h.startApi({ BRIDGE_ADMIN_KEY: '' });
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const res = await fetch(`${off.url}/admin/session`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: method === 'POST' ? JSON.stringify({ key: ADMIN_KEY }) : undefined,
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as any).error.message).toMatch(/admin API is disabled/);
+    }
+  });
+
   it('refuses a bad body with 400 and an oversized one with 413', async () => {
     expect((await call('POST', '/admin/session', {}, {})).status).toBe(400);
     expect((await call('POST', '/admin/session', {}, { key: 'x'.repeat(10_000) })).status).toBe(413);

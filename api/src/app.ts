@@ -13,7 +13,9 @@ import { sessionCookie } from './middleware/session.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { startTrace } from './middleware/trace.js';
+import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
+import { adminQueueRoutes } from './routes/admin-queues.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
@@ -124,6 +126,8 @@ export function createApp(deps: AppDeps): Express {
     '/admin',
     requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),
     adminKeyRoutes(deps),
+    adminQueueRoutes(deps),
+    adminJobRoutes(deps),
   );
 
   app.use(notFoundHandler);

@@ -67,7 +67,9 @@ export const isUserRoute = (r: RouteEntry) =>
   !r.path.startsWith('/dashboard') &&
   r.path !== '/me/session';
 
-export const isAdminRoute = (r: RouteEntry) => r.path === '/admin' || r.path.startsWith('/admin/');
+/** Routes behind the admin check (the dashboard's login/logout, /admin/session, is how one gets past it). */
+export const isAdminRoute = (r: RouteEntry) =>
+  (r.path === '/admin' || r.path.startsWith('/admin/')) && r.path !== '/admin/session';
 
 /** The path with each `:param` replaced by the value given for it. */
 export function fillPath(path: string, params: Record<string, string>): string {

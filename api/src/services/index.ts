@@ -7,10 +7,13 @@ import {
   createWorkerRegistry,
   readLogs,
 } from '@cli-bridge/shared';
+import { createAdminJobs } from './admin-jobs.service.js';
+import { createAdminQueues } from './admin-queues.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
@@ -40,21 +43,24 @@ export function createApiServices(c: ApiClients) {
   const waiters = createJobWaiters(c.queueEvents);
   const generate = createGenerateService({ ...c, admission, waiters });
   const sessions = createSessionStore({ redis, keys, ttlMs: config.DASHBOARD_SESSION_TTL_MS });
+  const jobs = createJobsService({
+    ...c,
+    generate,
+    settlement,
+    events,
+    idempotency: createIdempotency({ redis, keys }),
+    waiters,
+  });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
-    jobs: createJobsService({
-      ...c,
-      generate,
-      settlement,
-      events,
-      idempotency: createIdempotency({ redis, keys }),
-      waiters,
-    }),
+    jobs,
+    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,

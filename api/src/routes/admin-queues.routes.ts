@@ -1,0 +1,32 @@
+import { BridgeError, PROVIDERS, type Provider } from '@cli-bridge/shared';
+import { Router } from 'express';
+import type { AppDeps } from '../deps.js';
+
+/** The provider named in a path; an unknown one is 404 like any unknown resource. */
+export function providerParam(raw: string | string[] | undefined): Provider {
+  const name = String(raw);
+  if (!(PROVIDERS as readonly string[]).includes(name))
+    throw new BridgeError('not_found', `No provider named "${name}" (known: ${PROVIDERS.join(', ')})`);
+  return name as Provider;
+}
+
+/** Queue counts, pause/resume and holds (mounted under /admin, behind the admin check). */
+export function adminQueueRoutes({ services }: AppDeps): Router {
+  const r = Router();
+  const queues = services.adminQueues;
+
+  r.get('/queues', async (_req, res) => {
+    res.json({ queues: await queues.list() });
+  });
+  r.post('/queues/:provider/pause', async (req, res) => {
+    res.json(await queues.pause(providerParam(req.params.provider)));
+  });
+  r.post('/queues/:provider/resume', async (req, res) => {
+    res.json(await queues.resume(providerParam(req.params.provider)));
+  });
+  r.post('/queues/:provider/clear-hold', async (req, res) => {
+    res.json(await queues.clearHold(providerParam(req.params.provider)));
+  });
+
+  return r;
+}
