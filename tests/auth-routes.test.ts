@@ -110,6 +110,8 @@ describe('the route table the tests iterate over', () => {
         'GET /admin/jobs/:id',
         'POST /admin/jobs/:id/retry',
         'DELETE /admin/jobs/:id',
+        'GET /admin/workers',
+        'GET /admin/stats',
       ]),
     );
     // Health, readiness, the dashboard's page and the session (login/logout) routes, tested in

@@ -16,6 +16,7 @@ import { startTrace } from './middleware/trace.js';
 import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
 import { adminQueueRoutes } from './routes/admin-queues.routes.js';
+import { adminStatsRoutes } from './routes/admin-stats.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps): Express {
     adminKeyRoutes(deps),
     adminQueueRoutes(deps),
     adminJobRoutes(deps),
+    adminStatsRoutes(deps),
   );
 
   app.use(notFoundHandler);

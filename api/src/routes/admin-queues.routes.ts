@@ -10,7 +10,7 @@ export function providerParam(raw: string | string[] | undefined): Provider {
   return name as Provider;
 }
 
-/** Queue counts, pause/resume and holds (mounted under /admin, behind the admin check). */
+/** Queues (counts, pause/resume, holds) and workers (mounted under /admin, behind the admin check). */
 export function adminQueueRoutes({ services }: AppDeps): Router {
   const r = Router();
   const queues = services.adminQueues;
@@ -26,6 +26,10 @@ export function adminQueueRoutes({ services }: AppDeps): Router {
   });
   r.post('/queues/:provider/clear-hold', async (req, res) => {
     res.json(await queues.clearHold(providerParam(req.params.provider)));
+  });
+
+  r.get('/workers', async (_req, res) => {
+    res.json({ workers: await services.adminWorkers.list() });
   });
 
   return r;

@@ -9,6 +9,8 @@ import {
 } from '@cli-bridge/shared';
 import { createAdminJobs } from './admin-jobs.service.js';
 import { createAdminQueues } from './admin-queues.service.js';
+import { createAdminStats } from './admin-stats.service.js';
+import { createAdminWorkers } from './admin-workers.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
@@ -60,6 +62,8 @@ export function createApiServices(c: ApiClients) {
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
+    adminStats: createAdminStats({ redis, keys }),
     adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
