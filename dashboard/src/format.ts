@@ -37,3 +37,6 @@ export function fmtCountdown(iso: string, now = Date.now()): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return h > 0 ? `${h}h ${pad(m)}m ${pad(s)}s` : `${m}m ${pad(s)}s`;
 }
+
+/** A short axis label for an amount of dollars: `$0.0012`, `$1.5`, `$120`. */
+export const fmtUsdAxis = (n: number) => `$${n === 0 ? '0' : Number(n.toPrecision(2))}`;

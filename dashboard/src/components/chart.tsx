@@ -12,6 +12,8 @@ export interface Series {
   /** CSS colour. */
   stroke: string;
   format?: (v: number) => string;
+  /** Axis tick labels (short); default: the plain number. */
+  axis?: (v: number) => string;
 }
 
 export function DayChart({ title, days, series }: { title: string; days: string[]; series: Series[] }) {
@@ -38,19 +40,24 @@ export function DayChart({ title, days, series }: { title: string; days: string[
       ],
       axes: [
         {},
-        { scale: 'y', values: (_u, vals) => vals.map((v) => (series[0]?.format ?? String)(v)) },
+        { scale: 'y', values: (_u, vals) => vals.map((v) => (series[0]?.axis ?? String)(v)) },
         ...(series.length > 1
           ? [
               {
                 scale: 'y2',
                 side: 1,
                 grid: { show: false },
-                values: (_u: uPlot, vals: number[]) => vals.map((v) => (series[1]?.format ?? String)(v)),
+                values: (_u: uPlot, vals: number[]) => vals.map((v) => (series[1]?.axis ?? String)(v)),
               },
             ]
           : []),
       ],
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      // Both axes start at zero; an empty series still gets a visible range.
+      scales: {
+        x: { time: true },
+        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+        y2: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+      },
     };
     plot.current = new uPlot(opts, toData(days, series), el);
     const ro = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: 220 }));

@@ -3,7 +3,7 @@ import { get } from '../api.js';
 import { ErrorNote, Loading } from '../components/bits.js';
 import { DayChart } from '../components/chart.js';
 import { LogsTable } from '../components/logs-table.js';
-import { fmtInt, fmtTime, fmtUsd } from '../format.js';
+import { fmtInt, fmtUsdAxis, fmtTime, fmtUsd } from '../format.js';
 import type { KeyView, LogEntry, Stats } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { href } from '../use-route.js';
@@ -55,7 +55,13 @@ export function KeyPage({ name }: { name: string }) {
           days={days.map((d) => d.date)}
           series={[
             { label: 'Requests', values: days.map((d) => d.requests), stroke: '#2563eb', format: fmtInt },
-            { label: 'Spend', values: days.map((d) => d.cost_usd), stroke: '#d97706', format: fmtUsd },
+            {
+              label: 'Spend',
+              values: days.map((d) => d.cost_usd),
+              stroke: '#d97706',
+              format: fmtUsd,
+              axis: fmtUsdAxis,
+            },
           ]}
         />
       ) : null}

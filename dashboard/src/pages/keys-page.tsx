@@ -77,20 +77,22 @@ export function KeysPage() {
                     <KeyBars k={k} />
                   </td>
                   <td>{fmtTime(k.created_at)}</td>
-                  <td class="actions">
-                    <button type="button" onClick={() => setOpen({ kind: 'edit', key: k })}>
-                      Edit
-                    </button>
-                    <button type="button" onClick={() => setOpen({ kind: 'reset', name: k.name })}>
-                      Reset
-                    </button>
-                    <button
-                      type="button"
-                      class="danger"
-                      onClick={() => setOpen({ kind: 'revoke', name: k.name })}
-                    >
-                      Revoke
-                    </button>
+                  <td>
+                    <div class="actions">
+                      <button type="button" onClick={() => setOpen({ kind: 'edit', key: k })}>
+                        Edit
+                      </button>
+                      <button type="button" onClick={() => setOpen({ kind: 'reset', name: k.name })}>
+                        Reset
+                      </button>
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() => setOpen({ kind: 'revoke', name: k.name })}
+                      >
+                        Revoke
+                      </button>
+                    </div>
                   </td>
                 </tr>
               ))}

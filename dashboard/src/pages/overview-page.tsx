@@ -6,7 +6,7 @@ import { get } from '../api.js';
 import { Badge, Empty, ErrorNote, Loading } from '../components/bits.js';
 import { DayChart } from '../components/chart.js';
 import { Countdown } from '../components/countdown.js';
-import { fmtInt, fmtUsd } from '../format.js';
+import { fmtInt, fmtUsdAxis, fmtUsd } from '../format.js';
 import type { KeyView, QueueView, Stats, WorkerView } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { href } from '../use-route.js';
@@ -113,7 +113,13 @@ export function OverviewPage() {
           days={days.map((d) => d.date)}
           series={[
             { label: 'Requests', values: days.map((d) => d.requests), stroke: '#2563eb', format: fmtInt },
-            { label: 'Spend', values: days.map((d) => d.cost_usd), stroke: '#d97706', format: fmtUsd },
+            {
+              label: 'Spend',
+              values: days.map((d) => d.cost_usd),
+              stroke: '#d97706',
+              format: fmtUsd,
+              axis: fmtUsdAxis,
+            },
           ]}
         />
       ) : stats.error ? null : (

@@ -192,21 +192,23 @@ function JobsList({ route, onChange }: { route: Route; onChange: () => void }) {
                   <td>{fmtMs(j.wait_ms)}</td>
                   <td>{fmtMs(j.run_ms)}</td>
                   <td>{j.attempts}</td>
-                  <td class="actions">
-                    {j.state === 'failed' ? (
-                      <button type="button" onClick={() => setConfirm({ job: j, action: 'retry' })}>
-                        Retry
+                  <td>
+                    <div class="actions">
+                      {j.state === 'failed' ? (
+                        <button type="button" onClick={() => setConfirm({ job: j, action: 'retry' })}>
+                          Retry
+                        </button>
+                      ) : null}
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() => setConfirm({ job: j, action: 'remove' })}
+                      >
+                        {j.state === 'waiting' || j.state === 'active' || j.state === 'delayed'
+                          ? 'Cancel'
+                          : 'Remove'}
                       </button>
-                    ) : null}
-                    <button
-                      type="button"
-                      class="danger"
-                      onClick={() => setConfirm({ job: j, action: 'remove' })}
-                    >
-                      {j.state === 'waiting' || j.state === 'active' || j.state === 'delayed'
-                        ? 'Cancel'
-                        : 'Remove'}
-                    </button>
+                    </div>
                   </td>
                 </tr>
               ))}
