@@ -93,18 +93,22 @@ describe('admin dashboard', () => {
     noProblems();
   });
 
-  it('shows the usage change by itself (auto-refresh), then edits a limit and resets usage', async () => {
+  it('shows the usage change by itself (auto-refresh) under an open dialog, edits a limit, resets', async () => {
     const row = w.page.locator('tr[data-key=alice]');
     const today = row.locator('.usage[title="Requests today"] .usage-num');
-    await expect.poll(() => today.textContent(), { timeout: 15_000, interval: 250 }).toBe('1 / 5');
-    await w.screenshot('keys');
-
+    // A dialog opened and half filled in before the refresh...
     await row.locator('button:has-text("Edit")').click();
     const dialog = w.page.locator('dialog[open]');
     await dialog.locator('input[name=maxRequestsPerDay]').fill('9');
+    // ...the refresh brings the request's usage (no reload, no click)...
+    await expect.poll(() => today.textContent(), { timeout: 15_000, interval: 250 }).toBe('1 / 5');
+    // ...and leaves the dialog open with what was typed.
+    expect(await dialog.count()).toBe(1);
+    expect(await dialog.locator('input[name=maxRequestsPerDay]').inputValue()).toBe('9');
     await dialog.locator('button[type=submit]').click();
     await expect.poll(() => today.textContent()).toBe('1 / 9');
     expect(await w.page.locator('dialog[open]').count()).toBe(0);
+    await w.screenshot('keys');
 
     await row.locator('button:has-text("Reset")').click();
     await w.page.click('dialog[open] button:has-text("Reset usage")');
@@ -160,6 +164,22 @@ describe('admin dashboard', () => {
 
     await claude.locator('button:has-text("Resume")').click();
     await claude.locator('.badge:has-text("running")').waitFor();
+    noProblems();
+  });
+
+  it('shows a provider hold with a countdown, and clears it', async () => {
+    // What a worker that met the subscription's usage limit leaves: BullMQ's rate-limit key.
+    const limiter = `${h.prefix}:codex:limiter`;
+    await h.redis.set(limiter, '1', 'PX', 600_000);
+    await w.page.click('a[href="#/overview"]');
+    const badge = w.page.locator('tr:has(a:has-text("codex")) .badge');
+    await expect.poll(() => badge.textContent()).toMatch(/^on hold, resets in (9m|10m 00s)/);
+    await w.page.click('a[href="#/queues"]');
+    const codex = w.page.locator('article[data-provider=codex]');
+    await codex.locator('.hold time').waitFor();
+    await codex.locator('button:has-text("Clear hold")').click();
+    await codex.locator('.hold').waitFor({ state: 'detached' });
+    expect(await h.redis.exists(limiter)).toBe(0);
     noProblems();
   });
 
@@ -243,6 +263,19 @@ describe('revoking', () => {
     );
     expect(res.status).toBe(401);
     noProblems();
+  });
+
+  it('would see a CSP violation (the watch itself works)', async () => {
+    // An inline style attribute and an inline script: both refused by the page's policy.
+    await w.page.evaluate<void>(`
+      document.body.setAttribute('style', 'color: red');
+      const s = document.createElement('script');
+      s.textContent = 'window.ranInline = true';
+      document.body.append(s);
+    `);
+    await expect.poll(() => w.problems.filter((p) => p.startsWith('csp:')).length).toBe(2);
+    expect(await w.page.evaluate<unknown>('window.ranInline')).toBeUndefined();
+    w.take();
   });
 
   it('logs out', async () => {
