@@ -164,6 +164,14 @@ describe('admin dashboard', () => {
 
     await claude.locator('button:has-text("Resume")').click();
     await claude.locator('.badge:has-text("running")').waitFor();
+
+    // A finished job's own page: its answer's start.
+    await w.page.click('[role=tab]:has-text("completed")');
+    await w.page.locator('table.jobs tbody tr a').first().click();
+    await w.page.getByRole('heading', { name: /^Job / }).waitFor();
+    await w.page.locator('pre.preview').waitFor();
+    expect(await w.page.locator('dl.detail').textContent()).toContain('alice');
+    await w.screenshot('job');
     noProblems();
   });
 

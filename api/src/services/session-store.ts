@@ -8,16 +8,18 @@
 import { randomBytes } from 'node:crypto';
 import { hashApiKey, type RedisKeys } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 
-export type SessionKind = 'admin' | 'me';
-
-export interface SessionRecord {
-  kind: SessionKind;
+const sessionRecordSchema = z.object({
+  kind: z.enum(['admin', 'me']),
   /** ISO time the session was opened. */
-  created_at: string;
+  created_at: z.string(),
   /** `me` sessions: the immutable id of the key that opened it. */
-  keyId?: string;
-}
+  keyId: z.string().optional(),
+});
+
+export type SessionRecord = z.infer<typeof sessionRecordSchema>;
+export type SessionKind = SessionRecord['kind'];
 
 export interface SessionStoreDeps {
   redis: Redis;
@@ -46,8 +48,14 @@ export function createSessionStore({ redis, keys, ttlMs, now = Date.now }: Sessi
       if (!id || !SESSION_ID.test(id)) return null;
       const raw = await redis.get(keyOf(kind, id));
       if (!raw) return null;
-      const rec = JSON.parse(raw) as SessionRecord;
-      return rec.kind === kind ? rec : null;
+      let parsed;
+      try {
+        parsed = sessionRecordSchema.safeParse(JSON.parse(raw));
+      } catch {
+        return null;
+      }
+      // Anything unreadable, or of the other kind, opens nothing.
+      return parsed.success && parsed.data.kind === kind ? parsed.data : null;
     },
     /** Ends a session (idempotent). */
     async close(kind: SessionKind, id: string | undefined): Promise<void> {
