@@ -10,7 +10,7 @@ const show = (v: unknown) =>
   v && typeof v === 'object'
     ? Object.entries(v)
         .map(([k, x]) => `${k}: ${x ?? '?'}`)
-        .join(', ')
+        .join(', ') || '—'
     : String(v ?? '—');
 
 export function WorkersPage() {
