@@ -57,14 +57,15 @@ export function createApiServices(c: ApiClients) {
     keyStore: createKeyStore({ redis, keys }),
     generate,
     jobs,
-    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    /** The admin API beyond keys and logs: queues, any key's jobs, workers, stats. */
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
+    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
     adminStats: createAdminStats({ redis, keys }),
-    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,
