@@ -68,6 +68,13 @@ export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEve
   });
 }
 
+/**
+ * How long a worker that met a queue hold sleeps before it looks at the queue again (ms). BullMQ
+ * sleeps until the hold ends, capped by this; a hold lifted by hand (`clearQueueHold`) is thus
+ * seen within this time, for one cheap Redis call per worker and interval while a hold lasts.
+ */
+const HOLD_RECHECK_MS = 1_000;
+
 /** BullMQ's `failedReason` for a job whose workers died under it more than `maxStalledCount` times. */
 const STALLED_OUT = /stalled more than allowable limit/;
 
@@ -97,6 +104,7 @@ export function createGenerateWorker(
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
     // A job whose worker died twice is failed clearly rather than retried forever.
     maxStalledCount: 1,
+    maximumRateLimitDelay: HOLD_RECHECK_MS,
     autorun: false,
   });
   const onStalledOut = opts.onStalledOut;
