@@ -175,6 +175,37 @@ describe('admin dashboard', () => {
     noProblems();
   });
 
+  it('retries a failed job, then removes it', async () => {
+    const job = await postJson(
+      `${url}/jobs`,
+      { provider: 'claude', systemPrompt: '', userPrompt: '@@fake mode=error-401@@' },
+      { authorization: `Bearer ${shownKey}` },
+    );
+    expect(job.status).toBe(202);
+    const statusOf = () =>
+      fetch(`${url}/jobs/${job.json.id}`, { headers: { authorization: `Bearer ${shownKey}` } })
+        .then((r) => r.json() as Promise<{ status: string }>)
+        .then((j) => j.status);
+    await expect.poll(statusOf, { timeout: 10_000 }).toBe('failed');
+
+    await w.page.click('a[href="#/queues"]');
+    await w.page.click('[role=tab]:has-text("failed")');
+    const row = w.page.locator(`tr[data-job="${job.json.id}"]`);
+    await row.waitFor();
+    expect(await row.locator('.err-text').textContent()).toMatch(/\S/);
+    await row.locator('button:has-text("Retry")').click();
+    await w.page.click('dialog[open] button:has-text("Retry")');
+    await w.page.locator('dialog[open]').waitFor({ state: 'detached' });
+    // It ran again (and failed again: same prompt): back in the failed list.
+    await expect.poll(statusOf, { timeout: 10_000 }).toBe('failed');
+    await w.page.click('[role=tab]:has-text("waiting")');
+    await w.page.click('[role=tab]:has-text("failed")');
+    await row.locator('button:has-text("Remove")').click();
+    await w.page.click('dialog[open] button:has-text("Remove")');
+    await row.waitFor({ state: 'detached' });
+    noProblems();
+  });
+
   it('shows a provider hold with a countdown, and clears it', async () => {
     // What a worker that met the subscription's usage limit leaves: BullMQ's rate-limit key.
     const limiter = `${h.prefix}:codex:limiter`;
@@ -239,13 +270,22 @@ describe('a key holder page', () => {
       await me.page.getByRole('heading', { name: 'Usage of alice' }).waitFor();
       const cookies = await ctx.cookies();
       expect(cookies.map((c) => [c.name, c.path, c.httpOnly])).toEqual([['cb_me', '/me', true]]);
-      // Since the reset: the job cancelled in the queue view (admitted, so counted).
-      expect(await me.page.locator('.usage[title="Requests today"] .usage-num').textContent()).toBe('1 / 9');
-      // Its log: the generate request and the cancelled job.
+      // The same numbers the admin API has for alice (since the reset: the cancelled job, the
+      // failed one and its retry), and alice's log entries, no more.
+      const adminHeaders = { authorization: `Bearer ${ADMIN_KEY}` };
+      const alice = (await fetch(`${url}/admin/keys/alice`, { headers: adminHeaders }).then((r) =>
+        r.json(),
+      )) as any;
+      const aliceLogs = (await fetch(`${url}/admin/logs?key=alice`, { headers: adminHeaders }).then((r) =>
+        r.json(),
+      )) as any;
+      expect(alice.usage.today.requests).toBe(3);
+      expect(aliceLogs.logs.length).toBe(4);
+      expect(await me.page.locator('.usage[title="Requests today"] .usage-num').textContent()).toBe('3 / 9');
       await me.page.locator('table.logs tbody tr').first().waitFor();
+      expect(await me.page.locator('table.logs tbody tr').count()).toBe(aliceLogs.logs.length);
       const body = (await me.page.textContent('body'))!;
       expect(body).not.toContain('bob');
-      expect(await me.page.locator('table.logs tbody tr').count()).toBe(2);
       await me.screenshot('me');
       // The admin pages stay closed to this browser.
       const admin = await me.page.request.get(`${url}/admin/keys`);
