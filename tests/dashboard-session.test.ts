@@ -74,6 +74,14 @@ describe('admin session', () => {
     expect(foreign.json.error.type).toBe('forbidden');
     const crossSite = await call('POST', '/admin/keys', { cookie, 'sec-fetch-site': 'cross-site' }, body);
     expect(crossSite.status).toBe(403);
+    // A sibling subdomain is same-site, not same-origin; and the browser's word wins over Origin.
+    const sameSite = await call(
+      'POST',
+      '/admin/keys',
+      { cookie, origin: url, 'sec-fetch-site': 'same-site' },
+      body,
+    );
+    expect(sameSite.status).toBe(403);
     // Same scheme, host and port: accepted; so is Sec-Fetch-Site: same-origin without an Origin.
     expect((await call('POST', '/admin/keys', { cookie, origin: url }, body)).status).toBe(201);
     expect(

@@ -5,9 +5,9 @@
  * The cookie is HttpOnly (page scripts never see it), SameSite=Strict (no other site's page makes
  * the browser send it) and Secure when the request came over HTTPS (`req.secure`, which follows
  * TRUST_PROXY). SameSite is not enough on its own against a sibling subdomain, so every unsafe
- * request authenticated by a cookie must also come from a page of this very origin: its `Origin`
- * header (or, without one, `Sec-Fetch-Site: same-origin`). Bearer callers send no cookie and are
- * not affected.
+ * request authenticated by a cookie must also come from a page of this very origin
+ * (`Sec-Fetch-Site: same-origin`, or without it, an `Origin` of this server). Bearer callers
+ * send no cookie and are not affected.
  */
 import { BridgeError } from '@cli-bridge/shared';
 import { parse } from 'cookie';
@@ -44,15 +44,20 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * Throws 403 for an unsafe request (POST, PATCH, DELETE...) that does not come from a page of
  * this origin. Call it only for requests authenticated by a cookie.
+ *
+ * The browser's own `Sec-Fetch-Site` decides when it is sent (every current browser does; a page
+ * cannot forge it), so it works behind a proxy whatever TRUST_PROXY says. Without it, `Origin`
+ * must be this server's scheme, host and port as the request shows them (behind a TLS proxy
+ * that takes TRUST_PROXY, for X-Forwarded-Proto and -Host).
  */
 export function assertSameOrigin(req: Request): void {
   if (SAFE_METHODS.has(req.method)) return;
-  const origin = req.get('origin');
-  if (origin !== undefined) {
-    // req.protocol and req.host follow TRUST_PROXY (X-Forwarded-Proto / -Host behind a proxy).
-    if (origin === `${req.protocol}://${req.host}`) return;
-  } else if (req.get('sec-fetch-site') === 'same-origin') {
-    return;
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined) {
+    if (site === 'same-origin') return;
+  } else {
+    const origin = req.get('origin');
+    if (origin !== undefined && origin === `${req.protocol}://${req.host}`) return;
   }
   throw new BridgeError(
     'forbidden',
