@@ -19,10 +19,10 @@ export function LoginForm(props: { endpoint: string; label: string; title: strin
       input.value = '';
       props.onDone();
     } catch (err) {
+      // The bridge's own words: "Invalid admin key", "Too many failed authentications...",
+      // "The admin API is disabled...".
       setError(
-        err instanceof ApiError && err.status === 401
-          ? `Invalid ${props.label.toLowerCase()}`
-          : (err as Error).message,
+        err instanceof ApiError ? err.message : `Could not reach the bridge: ${(err as Error).message}`,
       );
     } finally {
       setBusy(false);
