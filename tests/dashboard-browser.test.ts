@@ -81,6 +81,10 @@ describe('admin dashboard', () => {
     await raw.waitFor();
     shownKey = await raw.inputValue();
     expect(shownKey).toMatch(/^cbk_/);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await w.page.click('dialog[open] button:has-text("Copy")');
+    await w.page.locator('dialog[open] button:has-text("Copied")').waitFor();
+    expect(await w.page.evaluate<string>('navigator.clipboard.readText()')).toBe(shownKey);
     await w.page.click('dialog[open] button:has-text("Done")');
     await w.page.locator('tr[data-key=alice]').waitFor();
 

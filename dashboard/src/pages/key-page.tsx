@@ -7,7 +7,7 @@ import { fmtInt, fmtUsdAxis, fmtTime, fmtUsd } from '../format.js';
 import type { KeyView, LogEntry, Stats } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { href } from '../use-route.js';
-import { KeyBars } from './keys-page.js';
+import { KeyBars } from '../components/key-bars.js';
 
 export function KeyPage({ name }: { name: string }) {
   const path = `/admin/keys/${encodeURIComponent(name)}`;

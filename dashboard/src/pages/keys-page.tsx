@@ -4,10 +4,13 @@
  */
 import { useState } from 'preact/hooks';
 import { api, get } from '../api.js';
-import { Empty, ErrorNote, Loading, UsageBar } from '../components/bits.js';
+import { Empty, ErrorNote, Loading } from '../components/bits.js';
+import { Confirm } from '../components/confirm.js';
+import { CreatedKey } from '../components/created-key.js';
+import { KeyBars } from '../components/key-bars.js';
 import { Dialog } from '../components/dialog.js';
 import { LimitsFields, readLimits } from '../components/limits-form.js';
-import { fmtInt, fmtTime, fmtUsd } from '../format.js';
+import { fmtTime } from '../format.js';
 import type { KeyView } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { href } from '../use-route.js';
@@ -183,86 +186,5 @@ export function KeysPage() {
         ) : null}
       </Dialog>
     </>
-  );
-}
-
-export function KeyBars({ k }: { k: KeyView }) {
-  return (
-    <>
-      <UsageBar
-        label="Requests today"
-        used={k.usage.today.requests}
-        limit={k.maxRequestsPerDay}
-        format={fmtInt}
-      />
-      <UsageBar
-        label="Requests this month"
-        used={k.usage.month.requests}
-        limit={k.maxRequestsPerMonth}
-        format={fmtInt}
-      />
-      <UsageBar
-        label="Tokens this month"
-        used={k.usage.month.tokens}
-        limit={k.maxTokensPerMonth}
-        format={fmtInt}
-      />
-      <UsageBar label="Spend today" used={k.usage.today.cost_usd} limit={k.maxCostPerDay} format={fmtUsd} />
-      <UsageBar
-        label="Spend this month"
-        used={k.usage.month.cost_usd}
-        limit={k.maxCostPerMonth}
-        format={fmtUsd}
-      />
-      <UsageBar label="Running" used={k.active} limit={k.maxConcurrent} format={fmtInt} />
-    </>
-  );
-}
-
-function CreatedKey({ name, raw, onDone }: { name: string; raw: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(raw);
-      setCopied(true);
-    } catch {
-      // No clipboard permission: select the text so the user can copy it by hand.
-      const el = document.getElementById('raw-key') as HTMLInputElement | null;
-      el?.select();
-    }
-  };
-  return (
-    <div>
-      <p>
-        The key for <strong>{name}</strong>. It is shown only now: copy it and give it to its client.
-      </p>
-      <div class="copy-row">
-        <input id="raw-key" class="raw-key" readOnly value={raw} aria-label="New key" />
-        <button type="button" onClick={copy}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-      </div>
-      <button type="button" onClick={onDone}>
-        Done
-      </button>
-    </div>
-  );
-}
-
-export function Confirm(props: {
-  text: string;
-  action: string;
-  danger?: boolean;
-  error?: Error;
-  onConfirm: () => void;
-}) {
-  return (
-    <div>
-      <p>{props.text}</p>
-      <ErrorNote error={props.error} />
-      <button type="button" class={props.danger ? 'danger' : ''} onClick={props.onConfirm}>
-        {props.action}
-      </button>
-    </div>
   );
 }
