@@ -301,6 +301,40 @@ describe('a key holder page', () => {
   });
 });
 
+describe('paging the logs', () => {
+  it('pages through one key, and a refresh keeps the page', async () => {
+    // 26 requests of one key: two pages of 25.
+    const pagedKey = await h.createKey(url, 'bob2');
+    const submits = Array.from({ length: 26 }, (_, i) =>
+      postJson(
+        `${url}/jobs`,
+        { provider: 'claude', systemPrompt: '', userPrompt: `n${i}` },
+        { authorization: `Bearer ${pagedKey}` },
+      ),
+    );
+    for (const r of await Promise.all(submits)) expect(r.status).toBe(202);
+    const logged = () =>
+      fetch(`${url}/admin/logs?key=bob2&limit=100`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+        .then((r) => r.json())
+        .then((j: any) => j.logs.length as number);
+    await expect.poll(logged, { timeout: 20_000, interval: 200 }).toBe(26);
+
+    await w.page.click('a[href="#/logs"]');
+    await w.page.selectOption('select[name=key]', 'bob2');
+    const pager = w.page.locator('nav.pager span');
+    await expect.poll(() => pager.textContent()).toBe('Page 1 of 2 (26 entries)');
+    expect(await w.page.locator('table.logs tbody tr').count()).toBe(25);
+    await w.page.click('nav.pager button:has-text("Older")');
+    await expect.poll(() => pager.textContent()).toBe('Page 2 of 2 (26 entries)');
+    expect(await w.page.locator('table.logs tbody tr').count()).toBe(1);
+    expect(w.page.url()).toMatch(/key=bob2.*page=2|page=2.*key=bob2/);
+    // The next refresh (a new answer from /admin/logs) leaves the page where it is.
+    await w.page.waitForResponse((r) => r.url().includes('/admin/logs?key=bob2'), { timeout: 15_000 });
+    expect(await pager.textContent()).toBe('Page 2 of 2 (26 entries)');
+    noProblems();
+  });
+});
+
 describe('revoking', () => {
   it('revokes a key after a confirmation', async () => {
     await w.page.click('a[href="#/keys"]');
