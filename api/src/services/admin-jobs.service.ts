@@ -154,8 +154,9 @@ export function createAdminJobs(deps: AdminJobsDeps) {
       const parsed = generateJobDataSchema.safeParse(job.data);
       if (!parsed.success) throw new BridgeError('conflict', `Job ${id} has a malformed payload`);
       const caller = { keyId: jobOwner(parsed.data), keyName: parsed.data.keyName };
+      let reservedMicros: number;
       try {
-        await deps.admission.admit(caller, provider, id);
+        ({ reservedMicros } = await deps.admission.admit(caller, provider, id));
       } catch (err) {
         if (err instanceof BridgeError && err.type === 'unauthorized')
           throw new BridgeError('conflict', `The key of job ${id} was revoked`);
@@ -165,6 +166,12 @@ export function createAdminJobs(deps: AdminJobsDeps) {
         // The last run was settled and may have been cancelled: the new run starts clean, with
         // an event stream of its own.
         await redis.del(keys.settled(id), keys.cancelRequested(id), keys.jobEvents(id));
+        // The run's cost bound is what admission reserved now (the key's dollar limits may have
+        // changed since the job was made).
+        if ((parsed.data.costBoundMicros ?? 0) !== reservedMicros) {
+          const { costBoundMicros: _old, ...data } = parsed.data;
+          await job.updateData(reservedMicros > 0 ? { ...data, costBoundMicros: reservedMicros } : data);
+        }
         await retryFailedJob(job);
       } catch (err) {
         await deps.admission.release(caller.keyId, id).catch(() => {});
