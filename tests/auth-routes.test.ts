@@ -115,10 +115,26 @@ describe('the route table the tests iterate over', () => {
         'GET /metrics',
       ]),
     );
-    // Health, readiness and admin are not user routes; the split leaves nothing out.
-    expect(show(routes)).toEqual(expect.arrayContaining(['GET /health', 'GET /ready']));
-    expect(show(userRoutes).some((r) => /\/(health|ready|admin)\b/.test(r))).toBe(false);
-    expect(routes.length).toBe(userRoutes.length + adminRoutes.length + 2);
+    // Health, readiness, the dashboard's page and the session (login/logout) routes, tested in
+    // dashboard-session.test.ts, are neither user nor admin routes; the split leaves nothing out.
+    const open = [
+      'GET /health',
+      'GET /ready',
+      'GET /dashboard',
+      'GET /me/session',
+      'POST /me/session',
+      'DELETE /me/session',
+      'GET /admin/session',
+      'POST /admin/session',
+      'DELETE /admin/session',
+    ];
+    expect(show(routes)).toEqual(expect.arrayContaining([...open, 'GET /me']));
+    expect(show(userRoutes).some((r) => /\/(health|ready|admin|dashboard)\b|\/me\/session/.test(r))).toBe(
+      false,
+    );
+    const dashboardPages = routes.filter((r) => r.path.startsWith('/dashboard')).length;
+    expect(dashboardPages).toBe(3);
+    expect(routes.length).toBe(userRoutes.length + adminRoutes.length + 8 + dashboardPages);
   });
 });
 

@@ -9,6 +9,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { presentedKey, requireAdmin } from './middleware/auth.js';
+import { sessionCookie } from './middleware/session.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { requestMetrics } from './middleware/request-metrics.js';
@@ -22,7 +23,10 @@ import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
 import { openaiRoutes } from './routes/openai.routes.js';
 import { responsesRoutes } from './routes/responses.routes.js';
+import { dashboardRoutes } from './routes/dashboard.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { meRoutes } from './routes/me.routes.js';
+import { sessionRoutes } from './routes/session.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
@@ -80,8 +84,9 @@ export function createApp(deps: AppDeps): Express {
   // Keys travel in headers, not cookies, so any origin may call when none is configured.
   app.use(cors({ origin: config.CORS_ORIGINS.length ? config.CORS_ORIGINS : '*', maxAge: 600 }));
 
-  // Liveness and readiness stay outside every limit.
+  // Liveness and readiness stay outside every limit; so do the dashboard's static files.
   app.use(healthRoutes(deps));
+  app.use(dashboardRoutes(deps.dashboardDir));
 
   const window = config.RATE_LIMIT_WINDOW_MS;
   const { keys } = deps.services.auth;
@@ -95,8 +100,9 @@ export function createApp(deps: AppDeps): Express {
       message: 'Too many admin requests; try again later',
     }),
   );
-  // Requests with no credentials at all, per address. A request that presents a key is governed
-  // by that key's own limits, or, if the key is wrong, by the failed-authentication limit.
+  // Requests with no credentials at all, per address. A request that presents a key (or a
+  // dashboard session cookie) is governed by that key's own limits, or, if the key or session is
+  // wrong, by the failed-authentication limit.
   app.use(
     limiter({
       redis: deps.redis,
@@ -104,13 +110,19 @@ export function createApp(deps: AppDeps): Express {
       windowMs: window,
       limit: config.RATE_LIMIT_MAX_REQUESTS,
       message: 'Too many requests without an API key from this address; try again later',
-      skip: (req) => presentedKey(req) !== undefined,
+      skip: (req) =>
+        presentedKey(req) !== undefined ||
+        sessionCookie(req, 'admin') !== undefined ||
+        sessionCookie(req, 'me') !== undefined,
     }),
   );
 
   app.use(generateRoutes(deps));
   app.use(usageRoutes(deps));
   app.use(metricsRoutes(deps));
+  // Dashboard logins (before the admin check: they are how a browser gets past it) and /me.
+  app.use(sessionRoutes(deps));
+  app.use(meRoutes(deps));
   app.use(jobsRoutes(deps));
   // The OpenAI- and Anthropic-compatible front doors (errors in their dialects: compat/errors.ts).
   app.use(openaiRoutes(deps));

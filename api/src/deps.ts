@@ -9,4 +9,6 @@ export interface AppDeps {
   services: ApiServices;
   /** Fail-fast connection for the rate limiters' counters. */
   redis: Redis;
+  /** The built dashboard (index.html and assets/), served at /dashboard; default: dashboard/dist. */
+  dashboardDir?: string;
 }

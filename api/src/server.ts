@@ -137,7 +137,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url }, 'api listening');
+  logger.info({ url, dashboard: `${url}/dashboard` }, 'api listening');
 
   let closing: Promise<void> | undefined;
   const close = (opts: { graceMs?: number } = {}) =>

@@ -156,6 +156,8 @@ const baseSchema = z.object({
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000, 4_096),
   ADMIN_RATE_LIMIT_MAX: int('ADMIN_RATE_LIMIT_MAX', 0, 1_000_000, 60),
   AUTH_FAILURE_LIMIT: int('AUTH_FAILURE_LIMIT', 0, 1_000_000, 10),
+  // Life of a dashboard session (the admin's or a key holder's cookie), in ms. Default: 8 hours.
+  DASHBOARD_SESSION_TTL_MS: int('DASHBOARD_SESSION_TTL_MS', 1_000, 30 * 86_400_000, 8 * 3_600_000),
   CONCURRENCY_LEASE_MS: int('CONCURRENCY_LEASE_MS', 1_000, MAX_MS, 600_000),
   LOG_MAX_ENTRIES: int('LOG_MAX_ENTRIES', 1, 10_000_000, 10_000),
   LOG_PROMPT_CHARS: int('LOG_PROMPT_CHARS', 0, 500_000, 0),

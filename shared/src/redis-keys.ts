@@ -72,6 +72,11 @@ export function redisKeys(prefix: string) {
     fleetMetrics: `${prefix}:metrics`,
     /** Counter prefix of one express-rate-limit limiter (`anonymous`, `admin`); the client id follows. */
     rateLimit: (limiter: string) => `${prefix}:rl:${limiter}:`,
+    /**
+     * String (JSON, with a TTL): one dashboard session, named by the SHA-256 hex of its cookie
+     * value (so a Redis dump holds no usable cookie). `kind` is `admin` or `me` (a key holder).
+     */
+    session: (kind: 'admin' | 'me', idHash: string) => `${prefix}:session:${kind}:${idHash}`,
     /** Counter: failed authentications from one client address in the current window. */
     authFailures: (client: string) => `${prefix}:rl:authfail:${client}`,
   };

@@ -56,12 +56,25 @@ export function routeTableOf(server: ApiServer, config: Config): RouteEntry[] {
   return routeTable(app);
 }
 
-/** Routes a user key reaches: everything but liveness, readiness and the admin routes. */
-export const isUserRoute = (r: RouteEntry) => r.path !== '/health' && r.path !== '/ready' && !isAdminRoute(r);
+/**
+ * Routes a user key reaches: everything but liveness, readiness, the admin API, /metrics, the
+ * dashboard's static page and the key holder's login/logout (which takes the key in its body).
+ */
+export const isUserRoute = (r: RouteEntry) =>
+  r.path !== '/health' &&
+  r.path !== '/ready' &&
+  !isAdminRoute(r) &&
+  r.path !== '/admin/session' &&
+  !r.path.startsWith('/dashboard') &&
+  r.path !== '/me/session';
 
-/** The admin API, and /metrics (the admin key, or METRICS_TOKEN when it is set). */
+/**
+ * Routes behind the admin check: the admin API and /metrics (the admin key, or METRICS_TOKEN when
+ * it is set). The dashboard's login/logout, /admin/session, is how one gets past it.
+ */
 export const isAdminRoute = (r: RouteEntry) =>
-  r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/metrics';
+  ((r.path === '/admin' || r.path.startsWith('/admin/')) && r.path !== '/admin/session') ||
+  r.path === '/metrics';
 
 /** The path with each `:param` replaced by the value given for it. */
 export function fillPath(path: string, params: Record<string, string>): string {

@@ -56,6 +56,7 @@ describe('requireAdmin', () => {
   async function run(authorization: string | undefined) {
     const req = {
       ip: '127.0.0.1',
+      headers: {},
       get: (h: string) => (h.toLowerCase() === 'authorization' ? authorization : undefined),
     };
     const next = vi.fn();
@@ -66,6 +67,8 @@ describe('requireAdmin', () => {
       config: { AUTH_FAILURE_LIMIT: 10, RATE_LIMIT_WINDOW_MS: 60_000 },
       redis: redis as never,
       keys: redisKeys('unit'),
+      // No cookie is sent: the session store is never asked.
+      sessions: {} as never,
     });
     let thrown: unknown;
     try {

@@ -1,7 +1,8 @@
 /**
  * Who is calling. User routes take `Authorization: Bearer <key>` or `x-api-key: <key>` (the
- * Anthropic SDK's header); admin routes take the admin key as a bearer. Both refuse when nothing
- * matches: with no keys configured every user request is refused, never let through.
+ * Anthropic SDK's header); admin routes take the admin key as a bearer, or the dashboard's admin
+ * session cookie (middleware/session.ts). Both refuse when nothing matches: with no keys
+ * configured every user request is refused, never let through.
  *
  * Failed authentications (a wrong or missing key, a wrong admin key) are counted per client
  * address (shared/src/failed-auth.ts); past AUTH_FAILURE_LIMIT in a RATE_LIMIT_WINDOW_MS window
@@ -24,6 +25,8 @@ import {
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
+import type { SessionStore } from '../services/session-store.js';
+import { assertSameOrigin, sessionCookie } from './session.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -49,6 +52,7 @@ export interface AuthDeps {
   /** Fail-fast connection. */
   redis: Redis;
   keys: RedisKeys;
+  sessions: SessionStore;
 }
 
 /** The failed-authentication counter of this request's client address. */
@@ -74,34 +78,43 @@ ${FAILED_AUTH_LUA}`;
 
 /** Resolves the key to its id and name, in one round trip (a failure is counted in the same step). */
 export function requireUserKey(deps: AuthDeps): RequestHandler {
-  const lookup = redisScript(deps.redis, LOOKUP);
+  const resolve = userLogin(deps);
   const failures = createFailedAuth(deps.redis);
   return async (req, _res, next) => {
-    const guard = failedAuthGuard(deps, req);
     const raw = presentedKey(req);
-    if (!raw) throw await failures.fail(guard, missingKey);
-    const reply = (await lookup(
-      [guard.counterKey, deps.keys.apiKeyByHash],
-      [hashApiKey(raw), guard.limit, guard.windowMs],
-    )) as unknown[];
-    if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
-    const { id, name } = parseKeyIndexEntry(String(reply[1]));
+    if (!raw) throw await failures.fail(failedAuthGuard(deps, req), missingKey);
+    const { id, name } = await resolve(req, raw);
     req.keyId = id;
     req.keyName = name;
     next();
   };
 }
 
+export const adminDisabled = () =>
+  new BridgeError('unauthorized', 'The admin API is disabled: BRIDGE_ADMIN_KEY is not set');
+
 /**
- * The admin key, compared in constant time; a wrong or missing one counts as a failed
- * authentication of the address like a wrong user key.
+ * The admin key, compared in constant time, or (when no key is presented) a live admin session
+ * cookie, whose unsafe requests must come from this origin (403 otherwise). A wrong or missing
+ * key, or an unknown or expired session, counts as a failed authentication of the address like a
+ * wrong user key.
  */
 export function requireAdmin(deps: AuthDeps & { adminKey: string | undefined }): RequestHandler {
   const failures = createFailedAuth(deps.redis);
   return async (req, _res, next) => {
-    if (!deps.adminKey)
-      throw new BridgeError('unauthorized', 'The admin API is disabled: BRIDGE_ADMIN_KEY is not set');
+    if (!deps.adminKey) throw adminDisabled();
     const raw = presentedKey(req);
+    const sid = raw === undefined ? sessionCookie(req, 'admin') : undefined;
+    if (sid !== undefined) {
+      if (!(await deps.sessions.get('admin', sid))) {
+        throw await failures.fail(
+          failedAuthGuard(deps, req),
+          () => new BridgeError('unauthorized', 'Session expired or unknown: log in again'),
+        );
+      }
+      assertSameOrigin(req);
+      return next();
+    }
     if (!raw || !safeEqual(raw, deps.adminKey)) {
       throw await failures.fail(
         failedAuthGuard(deps, req),
@@ -109,5 +122,39 @@ export function requireAdmin(deps: AuthDeps & { adminKey: string | undefined }):
       );
     }
     next();
+  };
+}
+
+/**
+ * Checks an admin key presented at login (POST /admin/session); a wrong one counts as a failed
+ * authentication of the address. Throws 401 (or 429 past the limit).
+ */
+export function adminLogin(deps: AuthDeps & { adminKey: string | undefined }) {
+  const failures = createFailedAuth(deps.redis);
+  return async (req: Request, presented: string): Promise<void> => {
+    if (!deps.adminKey) throw adminDisabled();
+    if (!safeEqual(presented, deps.adminKey)) {
+      throw await failures.fail(
+        failedAuthGuard(deps, req),
+        () => new BridgeError('unauthorized', 'Invalid admin key'),
+      );
+    }
+  };
+}
+
+/**
+ * Resolves a presented user key (a bearer, or the key given at POST /me/session) to its id and
+ * name, counting a wrong one as a failed authentication. Throws 401 (or 429 past the limit).
+ */
+export function userLogin(deps: AuthDeps) {
+  const lookup = redisScript(deps.redis, LOOKUP);
+  return async (req: Request, presented: string): Promise<{ id: string; name: string }> => {
+    const guard = failedAuthGuard(deps, req);
+    const reply = (await lookup(
+      [guard.counterKey, deps.keys.apiKeyByHash],
+      [hashApiKey(presented), guard.limit, guard.windowMs],
+    )) as unknown[];
+    if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
+    return parseKeyIndexEntry(String(reply[1]));
   };
 }

@@ -21,6 +21,7 @@ import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
 import { createKeyStore } from './key-store.js';
 import { createMetricsService } from './metrics.service.js';
+import { createSessionStore } from './session-store.js';
 
 /** Builds the API's services from its clients: the one place they are wired together. */
 export type { ApiClients };
@@ -44,6 +45,7 @@ export function createApiServices(c: ApiClients) {
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const waiters = createJobWaiters(c.queueEvents);
   const generate = createGenerateService({ ...c, admission, waiters });
+  const sessions = createSessionStore({ redis, keys, ttlMs: config.DASHBOARD_SESSION_TTL_MS });
   const jobs = createJobsService({
     ...c,
     generate,
@@ -77,8 +79,10 @@ export function createApiServices(c: ApiClients) {
       maxStreams: config.SSE_MAX_STREAMS,
       maxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
     }),
-    /** What the auth middleware needs: the failed-authentication guard and the key index. */
-    auth: { config, redis, keys },
+    /** Dashboard sessions (cookies opened with the admin key or a user key). */
+    sessions,
+    /** What the auth middleware needs: the failed-authentication guard, the key index, sessions. */
+    auth: { config, redis, keys, sessions },
   };
 }
 

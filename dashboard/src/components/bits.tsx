@@ -1,0 +1,50 @@
+/** Small shared pieces: usage bars, error and empty notes, a status badge. */
+import type { ComponentChildren } from 'preact';
+
+/** used/limit as a bar; a limit of 0 means unlimited (no bar, just the number). */
+export function UsageBar(props: {
+  label: string;
+  used: number;
+  limit: number;
+  format?: (n: number) => string;
+}) {
+  const f = props.format ?? String;
+  const pct = props.limit > 0 ? Math.min(100, (props.used / props.limit) * 100) : 0;
+  const level = pct >= 100 ? 'full' : pct >= 80 ? 'high' : 'ok';
+  return (
+    <div class="usage" title={props.label}>
+      <span class="usage-label">{props.label}</span>
+      <span class="usage-num">
+        {f(props.used)} / {props.limit > 0 ? f(props.limit) : '∞'}
+      </span>
+      {props.limit > 0 ? (
+        <progress
+          class={`bar ${level}`}
+          max={100}
+          value={pct}
+          aria-label={`${props.label}: ${Math.round(pct)}%`}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+export function ErrorNote({ error }: { error: Error | undefined }) {
+  return error ? (
+    <p class="error" role="alert">
+      {error.message}
+    </p>
+  ) : null;
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
+
+export function Badge({ kind, children }: { kind: string; children: ComponentChildren }) {
+  return <span class={`badge ${kind}`}>{children}</span>;
+}
+
+export function Loading() {
+  return <p class="empty">Loading…</p>;
+}
