@@ -17,6 +17,18 @@ const workerInfoSchema = z.object({
   concurrency: z.record(z.string(), z.number().int()),
   /** Jobs running now. */
   active: z.number().int().nonnegative(),
+  /** The warm pool (worker/src/cli/warm-pool.ts): processes waiting now, and counts since start. */
+  warmPool: z
+    .object({
+      size: z.number().int().nonnegative(),
+      hits: z.number().int().nonnegative(),
+      misses: z.number().int().nonnegative(),
+      evictions: z.number().int().nonnegative(),
+      discarded: z.number().int().nonnegative(),
+      /** Resident memory of the waiting processes (MiB). */
+      rssMb: z.number().nonnegative(),
+    })
+    .optional(),
   /** `--version` output of each CLI, or null when it could not be read. */
   cliVersions: z.record(z.string(), z.string().nullable()),
   startedAt: z.number().int(),

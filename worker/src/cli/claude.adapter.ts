@@ -2,6 +2,7 @@
  * Claude Code as an answering model: print mode, no tools, no settings or MCP servers from disk,
  * no transcript. The user prompt goes on stdin, the system prompt in a 0600 file.
  */
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -185,6 +186,15 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
         ...limits,
       };
     },
+    stdinOf: (data) => data.userPrompt,
+    // Every flag claudeArgs sets from the job, and the system prompt it reads at start-up.
+    warmKey: (data) =>
+      JSON.stringify([
+        data.model,
+        data.stream,
+        data.costBoundMicros ?? 0,
+        createHash('sha256').update(data.systemPrompt).digest('base64url'),
+      ]),
     parse: (run, data) => parseClaudeRun(run, data, limits, now()),
     textDelta(line: string) {
       // stream-json + --include-partial-messages: raw API events, text in content_block_delta.

@@ -244,6 +244,10 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
         maxBufferBytes: opts.maxBufferBytes,
       };
     },
+    stdinOf: (data) => codexPrompt(data.systemPrompt, data.userPrompt),
+    // codexArgs depends on the model alone (and the MCP servers of config.toml, read at start-up);
+    // both prompts come on stdin.
+    warmKey: (data) => JSON.stringify([data.model]),
     parse: (run, data) => parseCodexRun(run, data, opts, now()),
     textDelta(line: string) {
       // Codex gives its message whole: one delta per agent_message.
