@@ -2,10 +2,18 @@
  * The warm pool's caps and eviction order, on real processes (`cat`, waiting on stdin like a CLI)
  * with a stand-in for the RSS reading so the memory arithmetic is exact.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Provider } from '@cli-bridge/shared';
-import { createWarmPool, procRssBytes, startCli, type WarmPool, type WarmProcess } from '@cli-bridge/worker';
+import {
+  createWarmPool,
+  procGroupRssBytes,
+  procRssBytes,
+  startCli,
+  type WarmPool,
+  type WarmProcess,
+} from '@cli-bridge/worker';
 import { isAlive, waitFor } from '../helpers/records.js';
 
 const logger = createLogger({ level: 'silent', name: 'test' });
@@ -22,6 +30,20 @@ function take(p: WarmPool<string>, key: string) {
   const got = p.take(key);
   if (got) taken.push(got);
   return got;
+}
+
+/** A child of `ppid`, from /proc. */
+function childPid(ppid: number): number | undefined {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
 }
 
 /** Pids of the cat processes this file started that are still alive. */
@@ -122,8 +144,21 @@ describe('warm pool', () => {
     expect(p.stats()).toEqual({ size: 0, hits: 0, misses: 0, evictions: 0, discarded: 0, rssMb: 0 });
   });
 
-  it('reads a live process RSS from /proc', () => {
-    expect(procRssBytes(process.pid)).toBeGreaterThan(10 * 1024 * 1024);
+  it('reads a process group RSS from /proc, its children included', async () => {
+    expect(procRssBytes(process.pid)).toBeGreaterThan(10 * MiB);
     expect(procRssBytes(2 ** 22 + 12345)).toBeUndefined();
+    // A shell leading its group, with a child `cat` in it: the group is more than the shell.
+    const cli = startCli({
+      bin: '/bin/sh',
+      args: ['-c', 'cat; exit 0'],
+      cwd: tmpdir(),
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    const pgid = cli.pid!;
+    const child = await waitFor(() => childPid(pgid), 2_000, 'the child in the group');
+    const group = procGroupRssBytes(pgid)!;
+    expect(group).toBeGreaterThanOrEqual(procRssBytes(pgid)! + procRssBytes(child)!);
+    await cli.kill();
+    expect(procGroupRssBytes(pgid)).toBeUndefined();
   });
 });

@@ -11,14 +11,14 @@
  *   waiting is discarded (and its directory removed), so `take` never returns a dead one;
  * - caps, each enforced by evicting the process of the least recently used key, or else by not
  *   starting one: `maxTotal` processes; `maxRssBytes` of resident memory over all waiting
- *   processes (read from /proc on each sweep; a new one is assumed as large as the largest seen of
+ *   processes (their whole process groups, read from /proc on each sweep; a new one is assumed as large as the largest seen of
  *   its provider); per provider, running jobs + waiting processes ≤ its concurrency, so warm
  *   processes never take a real job's slot (no warm start while every slot is busy);
  * - a process waiting longer than `idleMs` is killed;
  * - every process is in its own process group, watched by the group reaper (run-cli.ts), so none
  *   outlives the worker even on SIGKILL; `close()` kills them all.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger, Provider } from '@cli-bridge/shared';
 import type { StartedCli } from './run-cli.js';
 
@@ -47,8 +47,8 @@ export interface WarmPoolOptions {
   logger: Logger;
   /** How often idle processes are checked and measured (ms, default 1000). */
   sweepMs?: number;
-  /** Resident memory of a process (bytes), undefined when gone; default: VmRSS from /proc. */
-  readRssBytes?: (pid: number) => number | undefined;
+  /** Resident memory of a process group (bytes), undefined when gone; default: VmRSS from /proc. */
+  readRssBytes?: (pgid: number) => number | undefined;
   now?: () => number;
 }
 
@@ -90,6 +90,35 @@ export function procRssBytes(pid: number): number | undefined {
   }
 }
 
+/**
+ * VmRSS summed over every process of the group led by `pgid` (a CLI may be a launcher plus the
+ * program it starts: the npm `codex` is a Node script running the native binary as its child);
+ * undefined when the leader is gone.
+ */
+export function procGroupRssBytes(pgid: number): number | undefined {
+  const leader = procRssBytes(pgid);
+  if (leader === undefined) return undefined;
+  let total = leader;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return total;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === pgid) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // Field 5 (pgrp) follows the command name, which may contain spaces: count after ')'.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      total += procRssBytes(Number(e)) ?? 0;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 interface Entry<T> {
   key: string;
   provider: Provider;
@@ -100,7 +129,7 @@ interface Entry<T> {
 
 export function createWarmPool<T>(opts: WarmPoolOptions): WarmPool<T> {
   const now = opts.now ?? Date.now;
-  const readRss = opts.readRssBytes ?? procRssBytes;
+  const readRss = opts.readRssBytes ?? procGroupRssBytes;
   const log = opts.logger.child({ component: 'warm-pool' });
   const idle: Entry<T>[] = [];
   /** Starts under way, per key and per provider. */
