@@ -1,6 +1,7 @@
 /**
  * Claude Code as an answering model: print mode, no tools, no settings or MCP servers from disk,
- * no transcript. The user prompt goes on stdin, the system prompt in a 0600 file.
+ * no transcript. The user prompt goes on stdin (a stream-json user message), the system prompt in
+ * a 0600 file.
  */
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -30,12 +31,19 @@ export function claudeArgs(
   data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros'>,
   systemPromptFile: string,
 ): string[] {
-  const format = data.stream
-    ? ['--output-format', 'stream-json', '--verbose', '--include-partial-messages']
-    : ['--output-format', 'json'];
   return [
     '-p',
-    ...format,
+    // The prompt comes as one stream-json user message (claudeStdin). In text mode the CLI gives
+    // up on stdin that stays silent for 3 s (hard-coded in 2.1.197: "no stdin data received in
+    // 3s"), so a process started ahead of its job (the warm pool) could wait no longer than that;
+    // in stream-json mode it waits for its message however long. stream-json input requires
+    // stream-json output; the parser reads the final `result` line either way.
+    '--input-format',
+    'stream-json',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    ...(data.stream ? ['--include-partial-messages'] : []),
     '--model',
     data.model,
     '--system-prompt-file',
@@ -50,6 +58,15 @@ export function claudeArgs(
     // The cost reserved against the key's dollar limits: the CLI stops (and fails) past it.
     ...(data.costBoundMicros ? ['--max-budget-usd', (data.costBoundMicros / 1_000_000).toFixed(6)] : []),
   ];
+}
+
+/**
+ * The user prompt as the CLI reads it with `--input-format stream-json`: one user message on one
+ * line. JSON.stringify escapes every newline, so a prompt can never add a line of its own (such
+ * as a control request) to the stream.
+ */
+export function claudeStdin(userPrompt: string): string {
+  return `${JSON.stringify({ type: 'user', message: { role: 'user', content: userPrompt } })}\n`;
 }
 
 /** Usage summed over `modelUsage`: a run stopped at its budget reports its tokens only there. */
@@ -177,7 +194,7 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
       return {
         bin: opts.bin,
         args: claudeArgs(data, file),
-        stdin: data.userPrompt,
+        stdin: claudeStdin(data.userPrompt),
         env: {
           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
           DISABLE_AUTOUPDATER: '1',
@@ -186,7 +203,7 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
         ...limits,
       };
     },
-    stdinOf: (data) => data.userPrompt,
+    stdinOf: (data) => claudeStdin(data.userPrompt),
     // Every flag claudeArgs sets from the job, and the system prompt it reads at start-up.
     warmKey: (data) =>
       JSON.stringify([
