@@ -64,7 +64,8 @@ function groupRssMiB(pgid) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) kib += rssKiB(Number(e));
+      // A zombie has no VmRSS line (NaN): it holds no memory.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) kib += rssKiB(Number(e)) || 0;
     } catch {
       // gone
     }
@@ -185,12 +186,15 @@ export async function run(opts = {}) {
     await on.worker.stop();
     const loaded = await warm.group.startWorker({ ...on.env, WARM_POOL_MAX_RSS_MB: String(o.loadBudgetMb) });
     const loadSamples = [];
+    // The pool's own figure for its waiting processes (what the budget caps), from each heartbeat.
+    const poolRss = [];
     const sampler = setInterval(() => {
       try {
         loadSamples.push(memoryOf(loaded.pid));
       } catch {
         // a process went away mid-read
       }
+      void pool(on).then((p) => p && poolRss.push(p.rssMb));
     }, 100);
     let k = 0;
     let memoryLoadPool;
@@ -259,6 +263,7 @@ export async function run(opts = {}) {
         cliMiB: summarize(loadSamples.map((m) => m.cliMiB)),
         totalMiB: summarize(loadSamples.map((m) => m.workerMiB + m.cliMiB)),
         maxClis: Math.max(0, ...loadSamples.map((m) => m.clis)),
+        waitingMiB: summarize(poolRss),
       },
       loadPool: memoryLoadPool,
     };
@@ -268,8 +273,10 @@ export async function run(opts = {}) {
       'one claude group RSS (waiting or running)': memory.sequential.claudeGroupMiB,
       'one codex group RSS (waiting or running)': memory.sequential.codexGroupMiB,
       [`worker RSS (load)`]: memory.load.workerMiB,
-      [`CLI groups RSS, waiting + running (load, budget ${o.loadBudgetMb} MiB for the waiting)`]:
-        memory.load.cliMiB,
+      [`CLI groups RSS, waiting + running (load)`]: memory.load.cliMiB,
+      [`waiting CLIs RSS, the pool's own reading (load, budget ${o.loadBudgetMb} MiB)`]:
+        memory.load.waitingMiB,
+      [`worker + all its CLI groups (load)`]: memory.load.totalMiB,
     }))
       table.push({
         series: `MiB: ${name}`,

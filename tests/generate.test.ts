@@ -233,7 +233,8 @@ describe('spawn hygiene', () => {
     expect(rec.systemPrompt).toBe('--dangerously-skip-permissions');
     expect(rec.systemPromptFileMode).toBe('600');
     expect(rec.cwdEntriesAtStart).toEqual([]);
-    expect(existsSync(rec.cwd)).toBe(false);
+    // Removed after the answer, in the background.
+    await waitFor(() => !existsSync(rec.cwd), 5_000, 'the scratch directory removed');
     expect(rec.env.BRIDGE_ADMIN_KEY).toBeUndefined();
     expect(rec.env.REDIS_URL).toBeUndefined();
     expect(rec.env.REDIS_PREFIX).toBeUndefined();

@@ -2,8 +2,8 @@
  * Where a job gets its CLI process: the one place the warm pool hooks into the spawn path.
  * `open()` takes a waiting process of the job's key from the pool (a hit) or prepares a cold one
  * (a fresh scratch directory, the adapter's files); `run()` gives it the prompt (cold: spawns it
- * first); `release()` removes the scratch directory and asks the pool to keep a process ready for
- * the next job of the same key. Both paths spawn with the same argv, cwd and environment.
+ * first); `release()` removes the scratch directory (in the background) and asks the pool to keep
+ * a process ready for the next job of the same key. Both paths spawn with the same argv, cwd and environment.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,7 +52,10 @@ export interface OpenedCli {
   /** True when a warm process serves the job. */
   readonly warm: boolean;
   run(opts: SpawnRunOptions): Promise<CliRun>;
-  /** Idempotent: removes the scratch directory; a warm process never run goes back to the pool. */
+  /**
+   * Idempotent: starts removing the scratch directory (not waited for); a warm process never run
+   * goes back to the pool.
+   */
   release(): Promise<void>;
 }
 
@@ -82,6 +85,20 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
     busy: (p) => running.get(p) ?? 0,
     logger: deps.logger,
   });
+
+  /** Scratch directories being removed in the background (close() waits for them). */
+  const removing = new Set<Promise<void>>();
+  /**
+   * Removes a job's scratch directory off the job's critical path: the job completes (and its
+   * client hears of it) without waiting for the `rm -r` (~1.4 ms p50, ~5 ms p95 in the stage
+   * trace). A worker that dies first leaves it to the next worker's orphan sweep.
+   */
+  function removeLater(dir: string): void {
+    const p = rm(dir, { recursive: true, force: true })
+      .catch((err: unknown) => deps.logger.warn({ err, dir }, 'could not remove a scratch directory'))
+      .finally(() => removing.delete(p));
+    removing.add(p);
+  }
 
   async function makeDirs(): Promise<JobDirs> {
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), SCRATCH_PREFIX));
@@ -174,7 +191,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
           released ??= (async () => {
             running.set(provider, (running.get(provider) ?? 1) - 1);
             if (warm && !ran) pool.putBack(key!, provider, warm);
-            else await rm(dirs.privateDir, { recursive: true, force: true });
+            else removeLater(dirs.privateDir);
             if (key !== undefined) pool.fill(key, provider, () => startWarm(adapter, data));
           })();
           return released;
@@ -182,6 +199,9 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
       };
     },
     stats: () => pool.stats(),
-    close: () => pool.close(),
+    async close() {
+      await pool.close();
+      while (removing.size > 0) await Promise.allSettled([...removing]);
+    },
   };
 }
