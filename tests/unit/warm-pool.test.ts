@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Provider } from '@cli-bridge/shared';
 import {
   createWarmPool,
-  procGroupRssBytes,
+  procTreeRssBytes,
   procRssBytes,
   startCli,
   type WarmPool,
@@ -144,10 +144,10 @@ describe('warm pool', () => {
     expect(p.stats()).toEqual({ size: 0, hits: 0, misses: 0, evictions: 0, discarded: 0, rssMb: 0 });
   });
 
-  it('reads a process group RSS from /proc, its children included', async () => {
+  it('reads the RSS of a process and its children from /proc', async () => {
     expect(procRssBytes(process.pid)).toBeGreaterThan(10 * MiB);
     expect(procRssBytes(2 ** 22 + 12345)).toBeUndefined();
-    // A shell leading its group, with a child `cat` in it: the group is more than the shell.
+    // A shell with a child `cat`: the tree is more than the shell.
     const cli = startCli({
       bin: '/bin/sh',
       args: ['-c', 'cat; exit 0'],
@@ -156,9 +156,9 @@ describe('warm pool', () => {
     });
     const pgid = cli.pid!;
     const child = await waitFor(() => childPid(pgid), 2_000, 'the child in the group');
-    const group = procGroupRssBytes(pgid)!;
+    const group = procTreeRssBytes(pgid)!;
     expect(group).toBeGreaterThanOrEqual(procRssBytes(pgid)! + procRssBytes(child)!);
     await cli.kill();
-    expect(procGroupRssBytes(pgid)).toBeUndefined();
+    expect(procTreeRssBytes(pgid)).toBeUndefined();
   });
 });

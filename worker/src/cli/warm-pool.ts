@@ -11,7 +11,7 @@
  *   waiting is discarded (and its directory removed), so `take` never returns a dead one;
  * - caps, each enforced by evicting the process of the least recently used key, or else by not
  *   starting one: `maxTotal` processes; `maxRssBytes` of resident memory over all waiting
- *   processes (their whole process groups, read from /proc on each sweep; a new one is assumed as large as the largest seen of
+ *   processes (each with its children, read from /proc on each sweep; a new one is assumed as large as the largest seen of
  *   its provider); per provider, running jobs + waiting processes ≤ its concurrency, so warm
  *   processes never take a real job's slot (no warm start while every slot is busy);
  * - a process waiting longer than `idleMs` is killed;
@@ -47,8 +47,8 @@ export interface WarmPoolOptions {
   logger: Logger;
   /** How often idle processes are checked and measured (ms, default 1000). */
   sweepMs?: number;
-  /** Resident memory of a process group (bytes), undefined when gone; default: VmRSS from /proc. */
-  readRssBytes?: (pgid: number) => number | undefined;
+  /** Resident memory of a process and its children (bytes), undefined when gone; default: /proc. */
+  readRssBytes?: (pid: number) => number | undefined;
   now?: () => number;
 }
 
@@ -91,30 +91,29 @@ export function procRssBytes(pid: number): number | undefined {
 }
 
 /**
- * VmRSS summed over every process of the group led by `pgid` (a CLI may be a launcher plus the
- * program it starts: the npm `codex` is a Node script running the native binary as its child);
- * undefined when the leader is gone.
+ * VmRSS of a process and all its descendants (a CLI may be a launcher plus the program it starts:
+ * the npm `codex` is a Node script running the native binary as its child); undefined when the
+ * process is gone. Children come from `/proc/<pid>/task/<tid>/children` (a few small reads per
+ * process; scanning every /proc entry for the process group cost ~12 ms a call on a loaded box).
  */
-export function procGroupRssBytes(pgid: number): number | undefined {
-  const leader = procRssBytes(pgid);
-  if (leader === undefined) return undefined;
-  let total = leader;
-  let entries: string[];
+export function procTreeRssBytes(pid: number): number | undefined {
+  const own = procRssBytes(pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  let tasks: string[];
   try {
-    entries = readdirSync('/proc');
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return total;
   }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e) || Number(e) === pgid) continue;
+  for (const tid of tasks) {
+    let children: string;
     try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      // Field 5 (pgrp) follows the command name, which may contain spaces: count after ')'.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      total += procRssBytes(Number(e)) ?? 0;
+      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
     } catch {
-      // gone meanwhile
+      continue; // thread gone, or a kernel without the children file: the process alone
     }
+    for (const c of children.split(' ')) if (c.trim()) total += procTreeRssBytes(Number(c)) ?? 0;
   }
   return total;
 }
@@ -129,7 +128,7 @@ interface Entry<T> {
 
 export function createWarmPool<T>(opts: WarmPoolOptions): WarmPool<T> {
   const now = opts.now ?? Date.now;
-  const readRss = opts.readRssBytes ?? procGroupRssBytes;
+  const readRss = opts.readRssBytes ?? procTreeRssBytes;
   const log = opts.logger.child({ component: 'warm-pool' });
   const idle: Entry<T>[] = [];
   /** Starts under way, per key and per provider. */
