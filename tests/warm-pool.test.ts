@@ -204,6 +204,7 @@ describe('warm pool', () => {
       );
       expect(await poolOf(w.workerId)).toEqual({
         size: 0,
+        starting: 0,
         hits: 0,
         misses: 0,
         evictions: 0,

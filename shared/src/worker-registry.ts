@@ -21,6 +21,7 @@ const workerInfoSchema = z.object({
   warmPool: z
     .object({
       size: z.number().int().nonnegative(),
+      starting: z.number().int().nonnegative(),
       hits: z.number().int().nonnegative(),
       misses: z.number().int().nonnegative(),
       evictions: z.number().int().nonnegative(),

@@ -115,7 +115,7 @@ describe('warm pool', () => {
     let busy = 2;
     const p = pool({ concurrency: () => 2, busy: () => busy });
     fill(p, 'a');
-    expect(p.stats().size).toBe(0); // every slot busy: no warm start
+    expect(p.stats()).toMatchObject({ size: 0, starting: 0 }); // every slot busy: no warm start
     busy = 1;
     fill(p, 'a');
     await ready(p, 1);
@@ -141,7 +141,15 @@ describe('warm pool', () => {
     const p = pool({ maxTotal: 0 });
     fill(p, 'a');
     expect(p.take('a')).toBeUndefined();
-    expect(p.stats()).toEqual({ size: 0, hits: 0, misses: 0, evictions: 0, discarded: 0, rssMb: 0 });
+    expect(p.stats()).toEqual({
+      size: 0,
+      starting: 0,
+      hits: 0,
+      misses: 0,
+      evictions: 0,
+      discarded: 0,
+      rssMb: 0,
+    });
   });
 
   it('reads the RSS of a process and its children from /proc', async () => {

@@ -171,10 +171,12 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
             signal: o.signal,
             onStdoutLine: o.onStdoutLine,
           };
-          if (warm) {
+          if (warm?.cli.alive()) {
             if (warm.cli.pid !== undefined) o.onSpawn?.(warm.cli.pid);
             return warm.cli.run(limits);
           }
+          // Cold, or a warm process that died since it was taken (before its lease, say): a cold
+          // spawn with the same invocation, in the same directories (its files are there).
           return runCli({
             ...limits,
             bin: invocation.bin,

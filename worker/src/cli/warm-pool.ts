@@ -53,8 +53,10 @@ export interface WarmPoolOptions {
 }
 
 export interface WarmPoolStats {
-  /** Processes waiting or starting now. */
+  /** Processes waiting now (spawned, ready for a job). */
   size: number;
+  /** Processes being started now (scratch directory and spawn under way). */
+  starting: number;
   hits: number;
   misses: number;
   /** Killed to respect a cap, or idle past `idleMs`. */
@@ -305,7 +307,8 @@ export function createWarmPool<T>(opts: WarmPoolOptions): WarmPool<T> {
     },
 
     stats: () => ({
-      size: size(),
+      size: idle.length,
+      starting: starting(),
       hits,
       misses,
       evictions,
