@@ -5,6 +5,7 @@
  * process dies first, its group reaper kills the group (see group-reaper.ts).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { groupReaper } from './group-reaper.js';
 
 export interface RunCliOptions {
@@ -45,6 +46,21 @@ export interface CliRun {
 }
 
 const STDERR_KEEP_BYTES = 64 * 1024;
+
+/**
+ * Whether `pid` has died and waits to be reaped: Node learns of a child's death only when it
+ * handles SIGCHLD, which a check made meanwhile (a warm process about to be handed a job) would
+ * miss. Linux /proc; elsewhere (no /proc) false, and Node's own view decides.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
+}
 
 /** Sends `sig` to every process of the group led by `pid`; a group already gone is fine. */
 export function killGroup(pid: number, sig: NodeJS.Signals): void {
@@ -233,7 +249,13 @@ export function startCli(opts: StartCliOptions): StartedCli {
 
   return {
     pid,
-    alive: () => !exited && !spawnError && child.exitCode === null && child.signalCode === null,
+    alive: () =>
+      !exited &&
+      !spawnError &&
+      child.exitCode === null &&
+      child.signalCode === null &&
+      pid !== undefined &&
+      !isZombie(pid),
     onExit(cb) {
       onExitEarly = cb;
     },
