@@ -104,7 +104,7 @@ export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: ex
     const r = await spawnDirect({
       bin: inv.bin,
       args: inv.args,
-      stdin: userPrompt(i),
+      stdin: adapter.stdinOf({ ...jobData, userPrompt: userPrompt(i) }),
       cwd: workDir,
       env: cliEnv,
     });

@@ -18,6 +18,7 @@ const BENCHES = [
   'admission',
   'ttft',
   'trace',
+  'warm',
 ];
 
 const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -226,13 +226,15 @@ describe('spawn hygiene', () => {
     const rec = readRecords(recordDir).find((r) => r.stdin === '--help')!;
     // Exactly the adapter's argv (what each flag does is tested against the real CLIs), with the
     // system prompt file the worker wrote and nothing taken from the prompt.
-    expect(rec.argv).toEqual(claudeArgs({ model: 'sonnet', stream: false }, rec.argv[6]!));
-    expect(rec.argv[5]).toBe('--system-prompt-file');
+    const file = rec.argv[rec.argv.indexOf('--system-prompt-file') + 1]!;
+    expect(rec.argv).toEqual(claudeArgs({ model: 'sonnet', stream: false }, file));
+    expect(file).toMatch(/system-prompt\.txt$/);
     expect(rec.argv).not.toContain('--help');
     expect(rec.systemPrompt).toBe('--dangerously-skip-permissions');
     expect(rec.systemPromptFileMode).toBe('600');
     expect(rec.cwdEntriesAtStart).toEqual([]);
-    expect(existsSync(rec.cwd)).toBe(false);
+    // Removed after the answer, in the background.
+    await waitFor(() => !existsSync(rec.cwd), 5_000, 'the scratch directory removed');
     expect(rec.env.BRIDGE_ADMIN_KEY).toBeUndefined();
     expect(rec.env.REDIS_URL).toBeUndefined();
     expect(rec.env.REDIS_PREFIX).toBeUndefined();

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { claudeArgs, codexArgs } from '@cli-bridge/worker';
+import { claudeArgs, claudeStdin, codexArgs } from '@cli-bridge/worker';
 import {
   DEFAULT_ANTHROPIC_TEXT,
   DEFAULT_OPENAI_TEXT,
@@ -41,18 +41,18 @@ describe('real claude, locked flags', { timeout: 30_000 }, () => {
     const r = await runCli(claudeBin(), args, {
       cwd: sb.cwd,
       env: { ...sb.env, CLAUDE_CODE_MAX_RETRIES: '0' },
-      stdin: PROMPT,
+      stdin: claudeStdin({ userPrompt: PROMPT }),
     });
     timings.push(`claude ${label}: ${r.ms} ms`);
     return { sb, r };
   }
 
-  it('prints one JSON result and sends our system prompt and prompt', async () => {
+  it('ends with one JSON result line and sends our system prompt and prompt', async () => {
     const { r } = await runClaude('json');
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    const out = JSON.parse(lines[0]!);
+    const lines = jsonLines(r.stdout);
+    expect(lines.filter((l) => l.type === 'result')).toHaveLength(1);
+    const out = lines.at(-1);
     expect(out).toMatchObject({
       type: 'result',
       subtype: 'success',
@@ -103,7 +103,8 @@ describe('real claude, locked flags', { timeout: 30_000 }, () => {
       },
     });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
+    const out = jsonLines(r.stdout).at(-1);
+    expect(out.type).toBe('result');
     expect(out.num_turns).toBe(2);
     expect(out.result).toMatch(/^TOOL_RESULT is_error=true: .*No such tool available: Bash/);
     expect(existsSync(target)).toBe(false);

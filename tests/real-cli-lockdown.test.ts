@@ -35,6 +35,7 @@ import {
 import {
   claudeBin,
   codexBin,
+  jsonLines,
   prepareClaude,
   prepareCodex,
   realCliBridgeEnv,
@@ -230,7 +231,7 @@ async function runDirect(
   return run;
 }
 
-const claudeResult = (stdout: string) => String(JSON.parse(stdout).result);
+const claudeResult = (stdout: string) => String(jsonLines(stdout).at(-1)?.result);
 const codexMessage = (stdout: string) =>
   String(
     stdout

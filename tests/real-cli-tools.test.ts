@@ -29,7 +29,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claudeArgs, codexArgs, codexMcpServersIn } from '@cli-bridge/worker';
+import { claudeArgs, claudeStdin, codexArgs, codexMcpServersIn } from '@cli-bridge/worker';
 import { type Json, type MockReply, type RecordedRequest, type Script } from './helpers/mock-model-server.js';
 import { tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
@@ -179,7 +179,7 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
     const r = await runCli(codexBin(), await args(sb), {
       cwd: sb.cwd,
       env: sb.env,
-      stdin: 'Use your tools.',
+      stdin: claudeStdin('Use your tools.'),
       timeoutMs: 50_000,
     });
     return { sb, r, events: r.code === 0 ? jsonLines(r.stdout) : [] };
@@ -398,7 +398,7 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
     const r = await runCli(claudeBin(), args(promptFile), {
       cwd: sb.cwd,
       env: { ...sb.env, CLAUDE_CODE_MAX_RETRIES: '0' },
-      stdin: 'Use your tools.',
+      stdin: claudeStdin('Use your tools.'),
       timeoutMs: 50_000,
     });
     return { sb, r };
@@ -451,7 +451,7 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
       },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ is_error: false, result: 'done' });
+    expect(jsonLines(r.stdout).at(-1)).toMatchObject({ type: 'result', is_error: false, result: 'done' });
     expect([...results.keys()]).toEqual([...builtin, 'mcp__filesystem__read_file']);
     for (const [name, res] of results) {
       expect(res.isError, name).toBe(true);

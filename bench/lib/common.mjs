@@ -55,6 +55,8 @@ export function bridgeEnv(prefix, overrides = {}) {
     AUTH_FAILURE_LIMIT: '1000000',
     WORKER_HEARTBEAT_MS: '1000',
     CLI_ENV_PASSTHROUGH: 'FAKE_CLI_MODE',
+    // Every bench but `warm` measures cold spawns (the bridge's own overhead over a direct spawn).
+    WARM_POOL_MAX: '0',
     ...overrides,
   };
 }

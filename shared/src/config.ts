@@ -203,6 +203,15 @@ const baseSchema = z.object({
   KILL_GRACE_MS: int('KILL_GRACE_MS', 0, 600_000, 5_000),
   CLI_ENV_PASSTHROUGH: list([]),
   USAGE_LIMIT_COOLDOWN_MS: int('USAGE_LIMIT_COOLDOWN_MS', 1000, MAX_MS, 900_000),
+  // Warm pool (worker/src/cli/warm-pool.ts): CLI processes started ahead of their job.
+  // Processes kept in all (0 = off).
+  WARM_POOL_MAX: int('WARM_POOL_MAX', 0, 256, 4),
+  // Processes kept ready per (provider, account, model, system prompt, start-up flags).
+  WARM_POOL_PER_KEY: int('WARM_POOL_PER_KEY', 1, 16, 1),
+  // Resident memory of all waiting processes together (MiB, from /proc).
+  WARM_POOL_MAX_RSS_MB: int('WARM_POOL_MAX_RSS_MB', 1, 1_048_576, 1_024),
+  // A process left waiting this long (ms) is killed.
+  WARM_POOL_IDLE_MS: int('WARM_POOL_IDLE_MS', 1_000, MAX_MS, 300_000),
 
   // Claude
   CLAUDE_BIN: str('claude'),

@@ -19,6 +19,19 @@ const workerInfoSchema = z.object({
   active: z.number().int().nonnegative(),
   /** Their ids (absent from the records of workers older than this field: none known). */
   activeJobs: z.array(z.string()).default([]),
+  /** The warm pool (worker/src/cli/warm-pool.ts): processes waiting now, and counts since start. */
+  warmPool: z
+    .object({
+      size: z.number().int().nonnegative(),
+      starting: z.number().int().nonnegative(),
+      hits: z.number().int().nonnegative(),
+      misses: z.number().int().nonnegative(),
+      evictions: z.number().int().nonnegative(),
+      discarded: z.number().int().nonnegative(),
+      /** Resident memory of the waiting processes (MiB). */
+      rssMb: z.number().nonnegative(),
+    })
+    .optional(),
   /** `--version` output of each CLI, or null when it could not be read. */
   cliVersions: z.record(z.string(), z.string().nullable()),
   startedAt: z.number().int(),

@@ -51,6 +51,8 @@ export function testEnv(prefix: string, overrides: Record<string, string> = {}):
     ...bridgeBaseEnv(prefix),
     BRIDGE_ADMIN_KEY: ADMIN_KEY,
     WORKER_HEARTBEAT_MS: '500',
+    // The warm pool starts CLIs nobody asked for yet: off, except in the tests about it.
+    WARM_POOL_MAX: '0',
     JOB_BACKOFF_MS: '50',
     CLI_ENV_PASSTHROUGH: 'FAKE_CLI_RECORD_DIR,FAKE_CLI_MODE',
     // Tests send many requests from one address; the rate-limit test turns these back on.

@@ -26,6 +26,7 @@ import {
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 import type { CliAdapter } from './cli/adapter.js';
+import { createCliSpawner } from './cli/cli-spawner.js';
 import { sweepOrphans } from './orphans.js';
 import { CANCEL_REASON, createGenerateProcessor, SHUTDOWN_REASON } from './generate.processor.js';
 
@@ -102,15 +103,16 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     keys: deps.keys,
     ttlS: config.JOB_RESULT_TTL_S,
   });
+  // Cold spawns and the warm pool (WARM_POOL_*): the one way a job gets its CLI.
+  const spawner = createCliSpawner({ config, baseEnv: deps.baseEnv, logger: log, tmpRoot: deps.tmpRoot });
   const processor = createGenerateProcessor({
     settlement,
     leases,
     events,
     adapters: deps.adapters,
     config,
-    baseEnv: deps.baseEnv,
+    spawner,
     logger: log,
-    tmpRoot: deps.tmpRoot,
     holdQueue: (p, ms) => queueFor(p).rateLimit(ms),
     trace: config.TRACE_STAGES,
   });
@@ -160,6 +162,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         concurrency: Object.fromEntries(providers.map((p) => [p, concurrency(p)])),
         active: running.size,
         activeJobs: [...running],
+        warmPool: spawner.stats(),
         cliVersions: deps.cliVersions,
         startedAt,
         lastBeat: Date.now(),
@@ -174,6 +177,8 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
   async function close(opts: { drainMs?: number } = {}): Promise<void> {
     closing ??= (async () => {
       clearInterval(heartbeat);
+      // No warm start from here on (jobs finishing in the drain would ask for one); kill the waiting.
+      const warmClosed = spawner.close();
       await closeWithin(() => deps.subscriberRedis.unsubscribe(), 1_000);
       const drainMs = opts.drainMs ?? config.SHUTDOWN_TIMEOUT_MS;
       log.info({ active: running.size, drainMs }, 'worker closing');
@@ -195,6 +200,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       }
       // Each cleanup on its own and bounded, so one failure or a dead Redis skips nothing.
       const warn = (what: string) => (err: unknown) => log.warn({ err }, what);
+      await closeWithin(() => warmClosed, config.KILL_GRACE_MS + 5_000, warn('warm pool close failed'));
       await closeWithin(() => registry.remove(id), 2_000, warn('could not remove heartbeat'));
       await Promise.all(
         [...queues.values()].map((q) => closeWithin(() => q.close(), 2_000, warn('queue close failed'))),

@@ -10,9 +10,6 @@
  * The job is settled once, when it is over (answer, fatal failure, last attempt); runs before
  * that only add their usage.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CANCELLED_ERROR,
   createStageTrace,
@@ -41,10 +38,8 @@ import {
 } from '@cli-bridge/shared';
 import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
-import { buildCliEnv } from './cli/cli-env.js';
-import { runCli } from './cli/run-cli.js';
+import type { CliSpawner } from './cli/cli-spawner.js';
 import { checkStructuredAnswer } from './cli/structured-answer.js';
-import { recordRun, SCRATCH_PREFIX } from './orphans.js';
 
 /** The abort reason a worker uses when it is shutting down (the job is handed back). */
 export const SHUTDOWN_REASON = 'worker shutdown';
@@ -56,17 +51,15 @@ const CONCURRENCY_RETRY_MS = 1_000;
 
 export interface ProcessorDeps {
   adapters: Partial<Record<Provider, CliAdapter>>;
-  config: Pick<Config, 'KILL_GRACE_MS' | 'CLI_ENV_PASSTHROUGH' | 'USAGE_LIMIT_COOLDOWN_MS'>;
-  /** The worker's environment, filtered per run by `buildCliEnv`. */
-  baseEnv: Record<string, string | undefined>;
+  config: Pick<Config, 'KILL_GRACE_MS' | 'USAGE_LIMIT_COOLDOWN_MS'>;
+  /** Gives each job its CLI process: a warm one from the pool, or a cold spawn. */
+  spawner: CliSpawner;
   logger: Logger;
   settlement: Settlement;
   leases: Leases;
   events: JobEvents;
   /** Holds the provider's queue for `ms` (subscription exhausted). */
   holdQueue(provider: Provider, ms: number): Promise<void>;
-  /** Parent of the per-job scratch directories (default: the OS temp dir). */
-  tmpRoot?: string;
   now?: () => number;
   /** TRACE_STAGES: log each job's stage marks (one info line, in the job's log context). */
   trace?: boolean;
@@ -150,11 +143,9 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
 
-    const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), SCRATCH_PREFIX));
+    const cli = await deps.spawner.open(adapter, data);
     try {
-      const workDir = join(privateDir, 'work');
-      await mkdir(workDir, { mode: 0o700 });
-      const inv = await adapter.prepare(data, { workDir, privateDir }, deps.baseEnv);
+      const inv = cli.invocation;
       trace?.mark('scratch');
 
       // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
@@ -197,26 +188,11 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
             }
           : undefined;
 
-      const run = await runCli({
-        bin: inv.bin,
-        args: inv.args,
-        stdin: inv.stdin,
-        cwd: workDir,
-        env: buildCliEnv({
-          provider: data.provider,
-          base: deps.baseEnv,
-          passthrough: deps.config.CLI_ENV_PASSTHROUGH,
-          extra: inv.env,
-        }),
-        timeoutMs: inv.timeoutMs,
-        maxBufferBytes: inv.maxBufferBytes,
+      const run = await cli.run({
         killGraceMs: deps.config.KILL_GRACE_MS,
         signal,
         onStdoutLine,
-        onSpawn: (pid) => {
-          trace?.mark('spawned');
-          recordRun(privateDir, pid);
-        },
+        onSpawn: () => trace?.mark('spawned'),
       });
       trace?.mark('exited');
       flush();
@@ -286,12 +262,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       await publish('usage', () => deps.events.completed(job.id!, result, { textStreamed: streamed }), log);
       trace?.mark('published');
       log.info(
-        { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros },
+        { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros, warm: cli.warm },
         'job completed',
       );
       return result;
     } finally {
-      await rm(privateDir, { recursive: true, force: true });
+      await cli.release();
       if (trace) {
         trace.mark('cleaned');
         log.info({ stages: trace.stages() }, STAGE_TRACE_MSG);

@@ -9,5 +9,8 @@ export * from './cli/claude.adapter.js';
 export * from './cli/codex.adapter.js';
 export * from './cli/reset-time.js';
 export * from './cli/run-cli.js';
+export * from './cli/cli-spawner.js';
+export * from './cli/warm-pool.js';
+export * from './cli/proc-rss.js';
 export * from './cli/group-reaper.js';
 export * from './orphans.js';

@@ -28,6 +28,14 @@ export interface CliAdapter {
     dirs: JobDirs,
     env?: Record<string, string | undefined>,
   ): Promise<CliInvocation>;
+  /** What the CLI reads on stdin for this job (also what a warm process is given). */
+  stdinOf(data: GenerateJobData): string;
+  /**
+   * Warm pool: what fixes a process of this CLI at start-up for this job, beyond provider and
+   * account (model, flags, a system prompt read from a file): two jobs with the same key can use
+   * each other's warm processes. Absent, or undefined for a job: never warmed.
+   */
+  warmKey?(data: GenerateJobData): string | undefined;
   parse(run: CliRun, data: GenerateJobData): GenerateResult;
   /** Streaming: the text delta carried by one stdout line, if any. */
   textDelta?(line: string): string | undefined;

@@ -1,12 +1,13 @@
 /**
  * Claude Code as an answering model: print mode, no tools, no settings or MCP servers from disk,
- * no transcript. The user prompt goes on stdin, the system prompt in a 0600 file.
+ * no transcript. The user prompt goes on stdin (a stream-json user message), the system prompt in
+ * a 0600 file.
  *
  * Structured output: `--json-schema` (the CLI offers the model one internal tool whose input is
- * the answer, and reports it as `structured_output`). Images: the prompt goes on stdin as one
- * stream-json user message whose content is the text and the image blocks; that input format
- * needs stream-json output, which is parsed the same way.
+ * the answer, and reports it as `structured_output`). Images: image blocks of the same stream-json
+ * user message, after its text.
  */
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -32,18 +33,22 @@ export interface ClaudeAdapterOptions {
 }
 
 export function claudeArgs(
-  data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros' | 'output' | 'images'>,
+  data: Pick<GenerateJobData, 'model' | 'stream' | 'costBoundMicros' | 'output'>,
   systemPromptFile: string,
 ): string[] {
-  const images = (data.images?.length ?? 0) > 0;
-  const format = data.stream
-    ? ['--output-format', 'stream-json', '--verbose', '--include-partial-messages']
-    : images
-      ? ['--output-format', 'stream-json', '--verbose']
-      : ['--output-format', 'json'];
   return [
     '-p',
-    ...format,
+    // The prompt comes as one stream-json user message (claudeStdin). In text mode the CLI gives
+    // up on stdin that stays silent for 3 s (hard-coded in 2.1.197: "no stdin data received in
+    // 3s"), so a process started ahead of its job (the warm pool) could wait no longer than that;
+    // in stream-json mode it waits for its message however long. stream-json input requires
+    // stream-json output; the parser reads the final `result` line either way.
+    '--input-format',
+    'stream-json',
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    ...(data.stream ? ['--include-partial-messages'] : []),
     '--model',
     data.model,
     '--system-prompt-file',
@@ -58,20 +63,24 @@ export function claudeArgs(
     // The cost reserved against the key's dollar limits: the CLI stops (and fails) past it.
     ...(data.costBoundMicros ? ['--max-budget-usd', (data.costBoundMicros / 1_000_000).toFixed(6)] : []),
     ...(data.output ? ['--json-schema', JSON.stringify(schemaOf(data.output))] : []),
-    ...(images ? ['--input-format', 'stream-json'] : []),
   ];
 }
 
-/** What claude reads on stdin: the prompt, or with images one stream-json user message. */
+/**
+ * The user prompt as the CLI reads it with `--input-format stream-json`: one user message on one
+ * line, its text then its images. JSON.stringify escapes every newline, so a prompt can never add
+ * a line of its own (such as a control request) to the stream.
+ */
 export function claudeStdin(data: Pick<GenerateJobData, 'userPrompt' | 'images'>): string {
-  if (!data.images?.length) return data.userPrompt;
-  const content = [
-    { type: 'text', text: data.userPrompt },
-    ...data.images.map((i) => ({
-      type: 'image',
-      source: { type: 'base64', media_type: i.mediaType, data: i.data },
-    })),
-  ];
+  const content = data.images?.length
+    ? [
+        { type: 'text', text: data.userPrompt },
+        ...data.images.map((i) => ({
+          type: 'image',
+          source: { type: 'base64', media_type: i.mediaType, data: i.data },
+        })),
+      ]
+    : data.userPrompt;
   return `${JSON.stringify({ type: 'user', message: { role: 'user', content } })}\n`;
 }
 
@@ -216,6 +225,17 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
         ...limits,
       };
     },
+    stdinOf: (data) => claudeStdin(data),
+    // Every flag claudeArgs sets from the job, and the system prompt it reads at start-up (images
+    // come on stdin: they do not fix a process).
+    warmKey: (data) =>
+      JSON.stringify([
+        data.model,
+        data.stream,
+        data.costBoundMicros ?? 0,
+        createHash('sha256').update(data.systemPrompt).digest('base64url'),
+        data.output ? JSON.stringify(schemaOf(data.output)) : '',
+      ]),
     parse: (run, data) => parseClaudeRun(run, data, limits, now()),
     textDelta(line: string) {
       // stream-json + --include-partial-messages: raw API events, text in content_block_delta.

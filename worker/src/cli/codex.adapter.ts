@@ -148,6 +148,15 @@ export async function codexMcpServersIn(env: Record<string, string | undefined>)
   return codexMcpServers(text);
 }
 
+/** What codex reads on stdin: both prompts, with the JSON instruction of a `json_object` job. */
+export function codexStdin(data: Pick<GenerateJobData, 'systemPrompt' | 'userPrompt' | 'output'>): string {
+  const system =
+    data.output?.kind === 'json_object'
+      ? [data.systemPrompt, JSON_OBJECT_INSTRUCTION].filter((s) => s.trim()).join('\n\n')
+      : data.systemPrompt;
+  return codexPrompt(system, data.userPrompt);
+}
+
 /** Codex takes one prompt; the system prompt leads it, fenced so the two stay apart. */
 export function codexPrompt(systemPrompt: string, userPrompt: string): string {
   if (!systemPrompt.trim()) return userPrompt;
@@ -270,10 +279,6 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
         outputSchemaFile = join(dirs.privateDir, 'output-schema.json');
         await writeFile(outputSchemaFile, JSON.stringify(data.output.schema), { mode: 0o600 });
       }
-      const system =
-        data.output?.kind === 'json_object'
-          ? [data.systemPrompt, JSON_OBJECT_INSTRUCTION].filter((s) => s.trim()).join('\n\n')
-          : data.systemPrompt;
       return {
         bin: opts.bin,
         args: codexArgs(data.model, {
@@ -281,12 +286,17 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
           images,
           outputSchemaFile,
         }),
-        stdin: codexPrompt(system, data.userPrompt),
+        stdin: codexStdin(data),
         env: {},
         timeoutMs: opts.timeoutMs,
         maxBufferBytes: opts.maxBufferBytes,
       };
     },
+    stdinOf: codexStdin,
+    // codexArgs depends on the model alone (and the MCP servers of config.toml, read at start-up);
+    // both prompts come on stdin. A job with images or a schema file names them in argv: never warm.
+    warmKey: (data) =>
+      data.images?.length || data.output?.kind === 'json_schema' ? undefined : JSON.stringify([data.model]),
     parse: (run, data) => parseCodexRun(run, data, opts, now()),
     textDelta(line: string) {
       // Codex gives its message whole: one delta per agent_message.
