@@ -81,8 +81,9 @@ describe('structured output', () => {
     expect(JSON.parse(c.choices[0]!.message.content!)).toEqual({ name: 'Lin', age: 7 });
     const rec = await recordOf('schema-codex');
     expect(rec.outputSchema).toEqual(personSchema);
-    // The file lived in the job's private dir, removed with it.
-    expect(existsSync(flagValue(rec.argv, '--output-schema')!)).toBe(false);
+    // The file lived in the job's private dir, removed with it (after the answer).
+    const file = flagValue(rec.argv, '--output-schema')!;
+    await waitFor(() => !existsSync(file), 5_000, 'the schema file removed');
   });
 
   it('json_object: claude gets an object schema; codex is asked for one object; both checked', async () => {
@@ -271,7 +272,7 @@ describe('images', () => {
     for (const img of rec.images!) {
       expect(img.bytes).toBe(PNG_BYTES);
       expect(img.file).toMatch(/image-\d\.png$/);
-      expect(existsSync(img.file)).toBe(false);
+      await waitFor(() => !existsSync(img.file), 5_000, 'the image file removed');
     }
     expect(rec.argv.filter((a) => a.startsWith('--image='))).toHaveLength(2);
   });

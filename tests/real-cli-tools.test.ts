@@ -179,7 +179,7 @@ describe('real codex with codexArgs', { timeout: 60_000 }, () => {
     const r = await runCli(codexBin(), await args(sb), {
       cwd: sb.cwd,
       env: sb.env,
-      stdin: claudeStdin('Use your tools.'),
+      stdin: claudeStdin({ userPrompt: 'Use your tools.' }),
       timeoutMs: 50_000,
     });
     return { sb, r, events: r.code === 0 ? jsonLines(r.stdout) : [] };
@@ -398,7 +398,7 @@ describe('real claude with claudeArgs', { timeout: 60_000 }, () => {
     const r = await runCli(claudeBin(), args(promptFile), {
       cwd: sb.cwd,
       env: { ...sb.env, CLAUDE_CODE_MAX_RETRIES: '0' },
-      stdin: claudeStdin('Use your tools.'),
+      stdin: claudeStdin({ userPrompt: 'Use your tools.' }),
       timeoutMs: 50_000,
     });
     return { sb, r };
