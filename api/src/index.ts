@@ -6,3 +6,6 @@ export * from './services/model-policy.js';
 export * from './compat/conversation.js';
 export * from './compat/models.js';
 export * from './services/admin-job-pages.js';
+export type { JobDetail, JobSummary } from './services/admin-jobs.service.js';
+export type { QueueEntry } from './services/admin-queues.service.js';
+export type { WorkerView } from './services/admin-workers.service.js';

@@ -26,9 +26,7 @@ export function JobPage({ id }: { id: string }) {
               {j.provider} / {j.model}
             </dd>
             <dt>Key</dt>
-            <dd>
-              <a href={href(`keys/${encodeURIComponent(j.key)}`)}>{j.key}</a>
-            </dd>
+            <dd>{j.key === null ? '—' : <a href={href(`keys/${encodeURIComponent(j.key)}`)}>{j.key}</a>}</dd>
             <dt>Created</dt>
             <dd>{fmtTime(j.created_at)}</dd>
             <dt>Started</dt>
