@@ -181,9 +181,50 @@ describe('keys', () => {
     });
     expect(newest.prompt).toBeUndefined(); // LOG_PROMPT_CHARS = 0
     expect((await call('GET', '/admin/logs')).json.logs.length).toBeGreaterThanOrEqual(3);
-    for (const bad of ['limit=0', 'limit=501', 'limit=abc', 'key=bad%20name']) {
+    for (const bad of [
+      'limit=0',
+      'limit=501',
+      'limit=abc',
+      'key=bad%20name',
+      'offset=-1',
+      'status=done',
+      'provider=gemini',
+    ]) {
       expect((await call('GET', `/admin/logs?${bad}`)).status, bad).toBe(400);
     }
+  });
+
+  it('filters logs by status, provider and model on the server, and pages with next_offset', async () => {
+    const auth = { authorization: `Bearer ${raw}` };
+    const sent = [
+      { userPrompt: 'ok one', model: 'sonnet' },
+      { userPrompt: 'bad one @@fake mode=error-401@@', model: 'sonnet' },
+      { userPrompt: 'ok two', model: 'haiku' },
+      { userPrompt: 'bad two @@fake mode=error-401@@', model: 'haiku' },
+      { userPrompt: 'ok three', model: 'haiku' },
+    ];
+    for (const s of sent) await postJson(`${api.url}/generate`, { systemPrompt: '', ...s }, auth);
+    const get = async (q: string) => (await call('GET', `/admin/logs?key=alice_1&${q}`)).json;
+
+    const failed = await get('status=failed');
+    expect(failed.logs.map((l: { status: string }) => l.status)).toEqual(['failed', 'failed']);
+    expect(failed.next_offset).toBeNull();
+    const haikuOk = await get('status=completed&model=HAIK');
+    expect(haikuOk.logs).toHaveLength(2);
+    expect(haikuOk.logs.every((l: { model: string }) => l.model === 'haiku')).toBe(true);
+    expect((await get('provider=codex')).logs).toEqual([]);
+
+    // Paging through the completed ones, 2 at a time: every entry once, newest first.
+    const completed = (await get('status=completed&limit=500')).logs.map((l: { job_id: string }) => l.job_id);
+    expect(completed.length).toBeGreaterThanOrEqual(5);
+    const paged: string[] = [];
+    for (let offset: number | null = 0; offset !== null;) {
+      const page = await get(`status=completed&limit=2&offset=${offset}`);
+      paged.push(...page.logs.map((l: { job_id: string }) => l.job_id));
+      offset = page.next_offset;
+    }
+    expect(paged).toEqual(completed);
+    expect((await call('GET', '/admin/logs?key=nobody')).json).toEqual({ logs: [], next_offset: null });
   });
 
   it('revokes a key: it stops working at once', async () => {

@@ -322,15 +322,16 @@ describe('paging the logs', () => {
     await w.page.click('a[href="#/logs"]');
     await w.page.selectOption('select[name=key]', 'bob2');
     const pager = w.page.locator('nav.pager span');
-    await expect.poll(() => pager.textContent()).toBe('Page 1 of 2 (26 entries)');
+    await expect.poll(() => pager.textContent()).toBe('Page 1');
     expect(await w.page.locator('table.logs tbody tr').count()).toBe(25);
     await w.page.click('nav.pager button:has-text("Older")');
-    await expect.poll(() => pager.textContent()).toBe('Page 2 of 2 (26 entries)');
+    await expect.poll(() => pager.textContent()).toBe('Page 2');
     expect(await w.page.locator('table.logs tbody tr').count()).toBe(1);
+    expect(await w.page.locator('nav.pager button:has-text("Older")').isDisabled()).toBe(true);
     expect(w.page.url()).toMatch(/key=bob2.*page=2|page=2.*key=bob2/);
     // The next refresh (a new answer from /admin/logs) leaves the page where it is.
     await w.page.waitForResponse((r) => r.url().includes('/admin/logs?key=bob2'), { timeout: 15_000 });
-    expect(await pager.textContent()).toBe('Page 2 of 2 (26 entries)');
+    expect(await pager.textContent()).toBe('Page 2');
     noProblems();
   });
 });

@@ -1,4 +1,4 @@
-import { BridgeError, KEY_NAME, limitsInputSchema } from '@cli-bridge/shared';
+import { BridgeError, KEY_NAME, limitsInputSchema, PROVIDERS } from '@cli-bridge/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
@@ -25,6 +25,17 @@ const logsQuerySchema = z.object({
     .min(1, 'limit must be 1-500')
     .max(500, 'limit must be 1-500')
     .default(50),
+  offset: z.coerce
+    .number({ error: 'offset must be a number' })
+    .int('offset must be a whole number')
+    .min(0, 'offset must be 0 or more')
+    .max(10_000_000, 'offset is too large')
+    .default(0),
+  status: z
+    .enum(['completed', 'failed', 'cancelled'], { error: 'status must be completed, failed or cancelled' })
+    .optional(),
+  provider: z.enum(PROVIDERS, { error: 'provider must be claude or codex' }).optional(),
+  model: z.string().max(200, 'model must be at most 200 characters').optional(),
 });
 
 /** Admin key management and logs (mounted under /admin, behind the admin check). */
@@ -95,9 +106,15 @@ export function adminKeyRoutes({ services, config }: AppDeps): Router {
     const q = parseQuery(logsQuerySchema, req.query);
     // A key's own log is found by its name while it lives; a revoked key's entries stay in the
     // global log (each names its key and key id).
-    if (q.key === undefined) return res.json({ logs: await services.logs.read({ limit: q.limit }) });
-    const keyId = await store.idOf(q.key);
-    res.json({ logs: keyId ? await services.logs.read({ keyId, limit: q.limit }) : [] });
+    const keyId = q.key === undefined ? undefined : ((await store.idOf(q.key)) ?? undefined);
+    if (q.key !== undefined && !keyId) return res.json({ logs: [], next_offset: null });
+    const { logs, more } = await services.logs.find({
+      keyId,
+      limit: q.limit,
+      offset: q.offset,
+      filter: { status: q.status, provider: q.provider, model: q.model },
+    });
+    res.json({ logs, next_offset: more ? q.offset + logs.length : null });
   });
 
   return r;

@@ -6,6 +6,8 @@ import {
   createSettlement,
   createWorkerRegistry,
   readLogs,
+  findLogs,
+  type LogQuery,
 } from '@cli-bridge/shared';
 import { createAdminJobs } from './admin-jobs.service.js';
 import { createAdminQueues } from './admin-queues.service.js';
@@ -60,7 +62,10 @@ export function createApiServices(c: ApiClients) {
     jobs,
     health: createHealthService({ redis, registry, queues: c.queues }),
     leases: createLeases({ redis, keys }),
-    logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
+    logs: {
+      read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts),
+      find: (q: LogQuery) => findLogs(redis, keys, q),
+    },
     registry,
     /** The admin API beyond keys and logs: queues, any key's jobs, workers, stats. */
     adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),

@@ -1,7 +1,7 @@
 /**
- * Logs: the request log filtered by key, status, provider and model, a page at a time. The
- * bridge's log endpoint filters by key and returns up to 500 entries; the other filters and the
- * paging apply to those, here. Filters and page live in the URL.
+ * Logs: the request log filtered by key, status, provider and model, a page at a time; the bridge
+ * filters and pages (`/admin/logs?...&offset=`), over every entry it keeps. Filters and page live
+ * in the URL.
  */
 import { get, query } from '../api.js';
 import { ErrorNote, Loading } from '../components/bits.js';
@@ -12,7 +12,6 @@ import { usePoll } from '../use-poll.js';
 import { replaceRoute, type Route } from '../use-route.js';
 
 const PAGE = 25;
-const FETCHED = 500;
 
 export function LogsPage({ route }: { route: Route }) {
   const f = {
@@ -24,21 +23,14 @@ export function LogsPage({ route }: { route: Route }) {
   const page = Math.max(1, Number(route.params.get('page') ?? 1) || 1);
   const keys = usePoll(() => get<{ keys: KeyView[] }>('/admin/keys'), [], 60_000);
   const logs = usePoll(
-    () => get<{ logs: LogEntry[] }>(`/admin/logs${query({ key: f.key, limit: FETCHED })}`),
-    [f.key],
+    () =>
+      get<{ logs: LogEntry[]; next_offset: number | null }>(
+        `/admin/logs${query({ ...f, limit: PAGE, offset: (page - 1) * PAGE })}`,
+      ),
+    [f.key, f.status, f.provider, f.model, page],
   );
   const set = (change: Record<string, string | number>) =>
     replaceRoute('logs', { ...f, page, ...change, ...('page' in change ? {} : { page: 1 }) });
-
-  const model = f.model.toLowerCase();
-  const shown = (logs.data?.logs ?? []).filter(
-    (l) =>
-      (!f.status || l.status === f.status) &&
-      (!f.provider || l.provider === f.provider) &&
-      (!model || l.model.toLowerCase().includes(model)),
-  );
-  const pages = Math.max(1, Math.ceil(shown.length / PAGE));
-  const current = Math.min(page, pages);
 
   return (
     <>
@@ -91,8 +83,8 @@ export function LogsPage({ route }: { route: Route }) {
       <ErrorNote error={logs.error} />
       {logs.data ? (
         <>
-          <LogsTable logs={shown.slice((current - 1) * PAGE, current * PAGE)} />
-          <Pager page={current} pages={pages} total={shown.length} onPage={(p) => set({ page: p })} />
+          <LogsTable logs={logs.data.logs} />
+          <Pager page={page} more={logs.data.next_offset !== null} onPage={(p) => set({ page: p })} />
         </>
       ) : logs.error ? null : (
         <Loading />
@@ -101,16 +93,14 @@ export function LogsPage({ route }: { route: Route }) {
   );
 }
 
-export function Pager(props: { page: number; pages: number; total: number; onPage: (p: number) => void }) {
+export function Pager(props: { page: number; more: boolean; onPage: (p: number) => void }) {
   return (
     <nav class="pager" aria-label="Pages">
       <button type="button" disabled={props.page <= 1} onClick={() => props.onPage(props.page - 1)}>
         ← Newer
       </button>
-      <span>
-        Page {props.page} of {props.pages} ({props.total} entries)
-      </span>
-      <button type="button" disabled={props.page >= props.pages} onClick={() => props.onPage(props.page + 1)}>
+      <span>Page {props.page}</span>
+      <button type="button" disabled={!props.more} onClick={() => props.onPage(props.page + 1)}>
         Older →
       </button>
     </nav>
