@@ -9,6 +9,7 @@ import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson, type SpawnedProcess } from './helpers/harness.js';
 import { startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';
 import { waitFor } from './helpers/records.js';
+import { jobsEnded, startAsyncLoad } from './helpers/async-load.js';
 
 const h = createHarness('redis-outage');
 let redis: PrivateRedis;
@@ -28,13 +29,6 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-interface Answer {
-  status: number;
-  id?: string;
-  at: number;
-  ms: number;
-}
-
 it('answers 503 during an outage, recovers without a restart, and loses no accepted job', async () => {
   // The load outruns the worker: the backlog is the point, not the key's queue cap.
   const env = { REDIS_URL: redis.url, WORKER_CONCURRENCY_CLAUDE: '4', MAX_QUEUED_PER_KEY: '0' };
@@ -45,24 +39,8 @@ it('answers 503 during an outage, recovers without a restart, and loses no accep
   const auth = { authorization: `Bearer ${key}` };
 
   // Load: four clients submitting async jobs back to back for the whole test.
-  const answers: Answer[] = [];
-  let loading = true;
-  let n = 0;
-  const client = async () => {
-    while (loading) {
-      const t0 = Date.now();
-      const res = await postJson(
-        `${api.url}/jobs`,
-        { provider: 'claude', systemPrompt: '', userPrompt: `outage-${n++} @@fake delay_ms=100@@` },
-        auth,
-      );
-      answers.push({ status: res.status, id: res.json?.id, at: t0, ms: Date.now() - t0 });
-      // Pacing, so the outage is not a busy loop of instant 503s.
-      if (res.status !== 202) await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const clients = Array.from({ length: 4 }, client);
-  const accepted = () => answers.filter((a) => a.status === 202);
+  const load = startAsyncLoad(api.url, auth, 'outage');
+  const { answers, accepted } = load;
 
   await waitFor(() => accepted().length >= 20, 10_000, 'jobs before the outage');
   const downAt = Date.now();
@@ -82,8 +60,7 @@ it('answers 503 during an outage, recovers without a restart, and loses no accep
     20_000,
     'recovery',
   );
-  loading = false;
-  await Promise.all(clients);
+  await load.stop();
   const recoveredAt = answers.find((a) => a.at > upAt && a.status === 202)!.at;
 
   // During the outage: 503 (never another error), each at once.
@@ -110,20 +87,7 @@ it('answers 503 during an outage, recovers without a restart, and loses no accep
 
   // Every accepted job runs to completion.
   const ids = accepted().map((a) => a.id!);
-  const statuses = await waitFor(
-    async () => {
-      const views = await Promise.all(
-        ids.map(
-          async (id) =>
-            ((await (await fetch(`${api.url}/jobs/${id}`, { headers: auth })).json()) as { status: string })
-              .status,
-        ),
-      );
-      return views.every((s) => ['completed', 'failed', 'cancelled'].includes(s)) ? views : undefined;
-    },
-    60_000,
-    'every accepted job to end',
-  );
+  const statuses = await jobsEnded(api.url, auth, ids, 60_000);
   expect(statuses.filter((s) => s !== 'completed')).toEqual([]);
   expect(worker.proc.exitCode).toBeNull(); // never restarted
 }, 120_000);

@@ -17,6 +17,7 @@ import { tempDir } from './helpers/env.js';
 import { createHarness, postJson, type SpawnedProcess } from './helpers/harness.js';
 import { startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';
 import { waitFor } from './helpers/records.js';
+import { jobsEnded, startAsyncLoad } from './helpers/async-load.js';
 
 const NAME = 'bridge-master';
 const h = createHarness('sentinel');
@@ -95,23 +96,8 @@ it('runs through the sentinel and loses no accepted job when it fails over under
   const auth = { authorization: `Bearer ${key}` };
   expect(await masterPort()).toBe(master.port);
 
-  const answers: { status: number; id?: string; at: number }[] = [];
-  let loading = true;
-  let n = 0;
-  const client = async () => {
-    while (loading) {
-      const at = Date.now();
-      const res = await postJson(
-        `${api.url}/jobs`,
-        { provider: 'claude', systemPrompt: '', userPrompt: `failover-${n++} @@fake delay_ms=100@@` },
-        auth,
-      );
-      answers.push({ status: res.status, id: res.json?.id, at });
-      if (res.status !== 202) await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const clients = Array.from({ length: 4 }, client);
-  const accepted = () => answers.filter((a) => a.status === 202);
+  const load = startAsyncLoad(api.url, auth, 'failover');
+  const { answers, accepted } = load;
 
   await waitFor(() => accepted().length >= 20, 10_000, 'jobs before the failover');
   const failoverAt = Date.now();
@@ -123,8 +109,7 @@ it('runs through the sentinel and loses no accepted job when it fails over under
     20_000,
     'jobs after the failover',
   );
-  loading = false;
-  await Promise.all(clients);
+  await load.stop();
   for (const a of answers) expect([202, 503], JSON.stringify(a)).toContain(a.status);
   const refused = answers.filter((a) => a.at >= failoverAt && a.status === 503).length;
   console.log(
@@ -134,20 +119,7 @@ it('runs through the sentinel and loses no accepted job when it fails over under
 
   // Every accepted job completes, on the new master, with the worker never restarted.
   const ids = accepted().map((a) => a.id!);
-  const statuses = await waitFor(
-    async () => {
-      const views = await Promise.all(
-        ids.map(
-          async (id) =>
-            ((await (await fetch(`${api.url}/jobs/${id}`, { headers: auth })).json()) as { status: string })
-              .status,
-        ),
-      );
-      return views.every((s) => ['completed', 'failed', 'cancelled'].includes(s)) ? views : undefined;
-    },
-    90_000,
-    'every accepted job to end',
-  );
+  const statuses = await jobsEnded(api.url, auth, ids, 90_000);
   expect(statuses.filter((s) => s !== 'completed')).toEqual([]);
   const sync = await postJson(
     `${api.url}/generate`,
