@@ -186,7 +186,7 @@ export interface Caller {
 export interface ServeCheck {
   /** Require a live worker: the workers' heartbeat record TTL (ms); 0 = do not require one. */
   workerTtlMs: number;
-  /** How long the provider's queue is still held (subscription exhausted), ms; 0 = not held. */
+  /** How long every account of the provider is still held (all exhausted), ms; 0 = refuse nothing. */
   heldMs: number;
 }
 
@@ -279,10 +279,11 @@ export function createAdmission(deps: AdmissionDeps) {
         });
       }
       if (verdict === 'exhausted') {
+        const resetsAt = new Date(now + Number(value)).toISOString();
         throw new BridgeError(
           'provider_exhausted',
-          `The ${provider} subscription's usage limit is reached; jobs resume when it resets`,
-          { retryAfterS: Math.max(1, Math.ceil(Number(value) / 1000)) },
+          `Every ${provider} account is at its usage limit until ${resetsAt}; try again then`,
+          { retryAfterS: Math.max(1, Math.ceil(Number(value) / 1000)), details: { resets_at: resetsAt } },
         );
       }
       throw refusal(verdict!, value ?? '0', now);

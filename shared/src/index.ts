@@ -17,3 +17,5 @@ export * from './admission.js';
 export * from './job-events.js';
 export * from './redis-script.js';
 export * from './trace.js';
+export * from './holds.js';
+export * from './account-credit.js';

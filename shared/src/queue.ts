@@ -41,7 +41,7 @@ export function defaultJobOptions(config: Config): JobsOptions {
   };
   return {
     attempts: config.JOB_ATTEMPTS,
-    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: config.JOB_BACKOFF_JITTER },
     removeOnComplete: retention,
     removeOnFail: retention,
   };

@@ -17,17 +17,19 @@ import {
   type GenerateResponse,
   type Provider,
   type StageTrace,
+  type Holds,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
 import type { JobWaiters } from './job-waiters.js';
 import { resolveModel } from './model-policy.js';
 
-/** How long a provider's queue-hold reading is reused (ms). */
+/** How long a provider's hold reading is reused (ms); also how often a sync wait re-reads it. */
 const HOLD_CACHE_MS = 1_000;
 
 export interface GenerateServiceDeps extends Pick<ApiClients, 'config' | 'queues' | 'pricing'> {
   admission: Admission;
   waiters: JobWaiters;
+  holds: Holds;
 }
 
 export interface SubmitInput {
@@ -47,17 +49,23 @@ export interface SubmitInput {
 export function createGenerateService(deps: GenerateServiceDeps) {
   const { config } = deps;
 
-  // A provider's queue hold (subscription exhausted) lasts minutes to hours: reading it once a
-  // second per API process is plenty. Worker liveness is checked in the admission script.
-  const holds = new Map<Provider, { readAt: number; heldMs: number }>();
-  async function heldMs(provider: Provider): Promise<number> {
+  // Whether every account of a provider is held, and until when: holds last minutes to hours,
+  // so reading them once a second per API process is plenty. Liveness is checked in admission.
+  const readings = new Map<Provider, { readAt: number; until: number | undefined }>();
+  async function exhaustedUntil(provider: Provider): Promise<number | undefined> {
     const now = Date.now();
-    const cached = holds.get(provider);
-    if (cached && now - cached.readAt < HOLD_CACHE_MS)
-      return Math.max(0, cached.heldMs - (now - cached.readAt));
-    const ms = await deps.queues[provider].getRateLimitTtl();
-    holds.set(provider, { readAt: now, heldMs: ms });
-    return ms;
+    const cached = readings.get(provider);
+    if (cached && now - cached.readAt < HOLD_CACHE_MS) return cached.until;
+    const until = (await deps.holds.exhausted(provider, now))?.until;
+    readings.set(provider, { readAt: now, until });
+    return until;
+  }
+
+  /** How long every account stays held past a sync wait starting now (ms); 0 = it may be served. */
+  async function heldPastWait(provider: Provider): Promise<number> {
+    const until = await exhaustedUntil(provider);
+    const ms = until === undefined ? 0 : until - Date.now();
+    return ms > config.SYNC_WAIT_TIMEOUT_MS ? ms : 0;
   }
 
   /**
@@ -71,7 +79,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const { keyId, keyName } = input.caller;
     const { reservedMicros } = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
-      heldMs: sync ? await heldMs(input.provider) : 0,
+      heldMs: sync ? await heldPastWait(input.provider) : 0,
     });
     input.trace?.mark('admitted');
     let job: GenerateJob;
@@ -123,9 +131,23 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       wait.cancel();
       throw err;
     }
-    const end = await wait.ended;
+    const exhausted = watchExhausted(input.provider, Date.now() + timeoutMs);
+    const end = await Promise.race([wait.ended, exhausted.found]);
+    exhausted.stop();
     input.trace?.mark('ended');
     const details = { job_id: jobId };
+    if (end.status === 'exhausted') {
+      wait.cancel();
+      const resetsAt = new Date(end.until).toISOString();
+      throw new BridgeError(
+        'provider_exhausted',
+        `Every ${input.provider} account is at its usage limit until ${resetsAt}; the job waits and runs then: poll GET /jobs/${jobId} for its result`,
+        {
+          details: { ...details, resets_at: resetsAt },
+          retryAfterS: Math.max(1, Math.ceil((end.until - Date.now()) / 1000)),
+        },
+      );
+    }
     switch (end.status) {
       case 'completed': {
         const parsed = generateResultSchema.safeParse(end.value);
@@ -153,6 +175,31 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       default:
         throw new Error(`unknown job end ${JSON.stringify(end satisfies never)}`);
     }
+  }
+
+  /**
+   * While a sync request waits: found once every account of the provider is held until after
+   * the request's deadline (it would only time out), read every HOLD_CACHE_MS.
+   */
+  function watchExhausted(provider: Provider, deadline: number) {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const found = new Promise<{ status: 'exhausted'; until: number }>((resolve) => {
+      const check = async () => {
+        const until = await exhaustedUntil(provider).catch(() => undefined);
+        if (stopped) return;
+        if (until !== undefined && until > deadline) return resolve({ status: 'exhausted', until });
+        timer = setTimeout(() => void check(), HOLD_CACHE_MS);
+      };
+      void check();
+    });
+    return {
+      found,
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   return { submit, run };

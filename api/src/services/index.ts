@@ -1,6 +1,7 @@
 import {
   admissionSettings,
   createAdmission,
+  createHolds,
   createJobEvents,
   createLeases,
   createSettlement,
@@ -37,7 +38,8 @@ export function createApiServices(c: ApiClients) {
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const waiters = createJobWaiters(c.queueEvents);
-  const generate = createGenerateService({ ...c, admission, waiters });
+  const holds = createHolds({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
+  const generate = createGenerateService({ ...c, admission, waiters, holds });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
@@ -48,8 +50,11 @@ export function createApiServices(c: ApiClients) {
       events,
       idempotency: createIdempotency({ redis, keys }),
       waiters,
+      holds,
     }),
-    health: createHealthService({ redis, registry, queues: c.queues }),
+    health: createHealthService({ redis, registry, holds }),
+    /** Account holds (usage limits, spent credits) per provider. */
+    holds,
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,

@@ -16,6 +16,7 @@ import {
   type GenerateJob,
   type GenerateRequest,
   type GenerateResponse,
+  type Holds,
   type JobEvents,
   type Provider,
   type Settlement,
@@ -43,8 +44,10 @@ export interface JobView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  /** 1 = next to run; only while queued. */
+  /** 1 = next to run; only while queued (or waiting for a reset). */
   queue_position?: number;
+  /** `waiting_for_reset`: when the first of the provider's held accounts resets (ISO time). */
+  resets_at?: string;
   result?: GenerateResponse;
   error?: { type: string; message: string };
 }
@@ -66,6 +69,7 @@ export interface JobsServiceDeps extends Pick<ApiClients, 'config' | 'redis' | '
   events: JobEvents;
   idempotency: Idempotency;
   waiters: JobWaiters;
+  holds: Holds;
 }
 
 /** A status-filtered page reads at most this many times `limit` of the key's jobs. */
@@ -138,7 +142,12 @@ export function createJobsService(deps: JobsServiceDeps) {
     if (state === 'active') return { ...base, status: 'running' };
     const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
     if (state === 'waiting' || state === 'prioritized') {
-      if ((await deps.queues[provider].getRateLimitTtl()) > 0) view.status = 'waiting_for_reset';
+      // Every account of the provider is held: the job runs after the first reset.
+      const exhausted = await deps.holds.exhausted(provider);
+      if (exhausted) {
+        view.status = 'waiting_for_reset';
+        view.resets_at = new Date(exhausted.until).toISOString();
+      }
       const position = opts.position ? await waitListPosition(deps.queues[provider], redis, id) : undefined;
       if (position !== undefined) view.queue_position = position;
     }
