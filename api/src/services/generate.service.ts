@@ -23,7 +23,7 @@ import type { ApiClients } from './clients.js';
 import type { JobWaiters } from './job-waiters.js';
 import { resolveModel } from './model-policy.js';
 
-/** How long a provider's hold reading is reused (ms); also how often a sync wait re-reads it. */
+/** How often a sync wait re-reads its provider's holds, and how long a reading is shared (ms). */
 const HOLD_CACHE_MS = 1_000;
 
 export interface GenerateServiceDeps extends Pick<ApiClients, 'config' | 'queues' | 'pricing'> {
@@ -49,23 +49,16 @@ export interface SubmitInput {
 export function createGenerateService(deps: GenerateServiceDeps) {
   const { config } = deps;
 
-  // Whether every account of a provider is held, and until when: holds last minutes to hours,
-  // so reading them once a second per API process is plenty. Liveness is checked in admission.
+  // Whether every account of a provider is held, and until when: read for the sync requests
+  // waiting on a provider at most once a second per API process, however many they are.
   const readings = new Map<Provider, { readAt: number; until: number | undefined }>();
-  async function exhaustedUntil(provider: Provider): Promise<number | undefined> {
-    const now = Date.now();
+  async function exhaustedUntil(provider: Provider, notBefore: number): Promise<number | undefined> {
     const cached = readings.get(provider);
-    if (cached && now - cached.readAt < HOLD_CACHE_MS) return cached.until;
+    if (cached && cached.readAt >= notBefore) return cached.until;
+    const now = Date.now();
     const until = (await deps.holds.exhausted(provider, now))?.until;
     readings.set(provider, { readAt: now, until });
     return until;
-  }
-
-  /** How long every account stays held past a sync wait starting now (ms); 0 = it may be served. */
-  async function heldPastWait(provider: Provider): Promise<number> {
-    const until = await exhaustedUntil(provider);
-    const ms = until === undefined ? 0 : until - Date.now();
-    return ms > config.SYNC_WAIT_TIMEOUT_MS ? ms : 0;
   }
 
   /**
@@ -79,7 +72,8 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const { keyId, keyName } = input.caller;
     const { reservedMicros } = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
-      heldMs: sync ? await heldPastWait(input.provider) : 0,
+      // A sync caller would only time out while every account is held past its wait.
+      waitMs: sync ? config.SYNC_WAIT_TIMEOUT_MS : 0,
     });
     input.trace?.mark('admitted');
     let job: GenerateJob;
@@ -184,14 +178,16 @@ export function createGenerateService(deps: GenerateServiceDeps) {
   function watchExhausted(provider: Provider, deadline: number) {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
+    const started = Date.now();
     const found = new Promise<{ status: 'exhausted'; until: number }>((resolve) => {
-      const check = async () => {
-        const until = await exhaustedUntil(provider).catch(() => undefined);
+      // The first reading is newer than the request; later ones may be shared, up to a second old.
+      const check = async (notBefore: number) => {
+        const until = await exhaustedUntil(provider, notBefore).catch(() => undefined);
         if (stopped) return;
         if (until !== undefined && until > deadline) return resolve({ status: 'exhausted', until });
-        timer = setTimeout(() => void check(), HOLD_CACHE_MS);
+        timer = setTimeout(() => void check(Date.now() - HOLD_CACHE_MS), HOLD_CACHE_MS);
       };
-      void check();
+      void check(started);
     });
     return {
       found,
