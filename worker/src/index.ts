@@ -11,3 +11,6 @@ export * from './cli/reset-time.js';
 export * from './cli/run-cli.js';
 export * from './cli/group-reaper.js';
 export * from './orphans.js';
+export * from './accounts.js';
+export * from './account-gate.js';
+export * from './account-probe.js';
