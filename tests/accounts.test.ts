@@ -266,3 +266,40 @@ describe('the probe after the reset', () => {
     ]);
   });
 });
+
+describe('several boxes serving the same accounts', () => {
+  it('share the holds: a limit one box meets pauses the account on the other', async () => {
+    const other = await h.spawnWorker({ LOG_LEVEL: 'info' });
+    const turnedIn = (w: typeof other, account: string) =>
+      w.logs
+        .filter((l) => l.component === 'account-gate' && l.provider === 'claude' && l.account === account)
+        .at(-1)?.held === true;
+    try {
+      await holdByHand('claude', 'second', Date.now() + 100 * 24 * HOUR);
+      await waitFor(() => turnedIn(other, 'second'), 5_000, 'second paused on the other box');
+      fakeAccount('claude', 'first', { mode: 'usage-limit', reset_at: Date.now() + 3 * HOUR });
+      const res = await postJson(
+        `${url}/jobs`,
+        { provider: 'claude', systemPrompt: '', userPrompt: 'two-boxes' },
+        auth(),
+      );
+      expect(res.status).toBe(202);
+      // Whichever box ran it, both stop taking jobs on `first`.
+      await waitFor(
+        () => pausedInWorker('claude', 'first') && turnedIn(other, 'first'),
+        5_000,
+        'first paused on both',
+      );
+      const [run] = runsOf('two-boxes');
+      expect([worker.proc.pid, other.proc.pid]).toContain(run!.ppid);
+      await holds.clear('claude');
+      await waitFor(
+        async () => (await getJson(`/jobs/${res.json.id}`)).status === 'completed',
+        10_000,
+        'the job',
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+});
