@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAccountCredit, createHolds, nextMonthStart } from '@cli-bridge/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers/env.js';
+import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
 import { readRecords, waitFor } from './helpers/records.js';
 
@@ -31,6 +31,8 @@ let key = '';
 let worker: Awaited<ReturnType<typeof h.spawnWorker>>;
 const ask = (prompt: string) =>
   postJson(`${url}/generate`, { systemPrompt: '', userPrompt: prompt }, { authorization: `Bearer ${key}` });
+const getJson = async (path: string) =>
+  (await (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as any;
 const paused = (account: string) =>
   worker.logs.filter((l) => l.component === 'account-gate' && l.account === account).at(-1)?.held === true;
 
@@ -56,6 +58,31 @@ describe('the Agent SDK credit', () => {
     const hold = await waitFor(() => holds.get('claude', 'solo'), 5_000, 'solo held');
     expect(hold).toMatchObject({ reason: 'credit_stop', until: nextMonthStart(Date.now()) });
     expect(hold.message).toMatch(/spent \$0\.60 of its \$1 Agent SDK credit/);
+
+    // The admin view: spend, what is left, the projection at this month's burn rate, the hold.
+    const now = Date.now();
+    const queue = (await getJson('/admin/queues')).queues.find((q: any) => q.provider === 'claude');
+    const solo = queue.accounts.find((a: any) => a.name === 'solo');
+    expect(solo.hold).toMatchObject({
+      reason: 'credit_stop',
+      until: new Date(nextMonthStart(now)).toISOString(),
+    });
+    expect(solo.credit).toMatchObject({
+      spent_usd: 0.6,
+      runs: 2,
+      credit_usd: 1,
+      remaining_usd: expect.closeTo(0.4, 9),
+      used_share: 0.6,
+      stop_share: 0.5,
+    });
+    const d = new Date(now);
+    const monthStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    const runsOut = now + 0.4 / (0.6 / (now - monthStart));
+    if (runsOut < nextMonthStart(now)) {
+      expect(Math.abs(Date.parse(solo.credit.projected_exhaustion_at) - runsOut)).toBeLessThan(60_000);
+    } else expect(solo.credit.projected_exhaustion_at).toBeNull();
+    // An account without a configured credit shows its spend only.
+    expect(queue.accounts.find((a: any) => a.name === 'spare').credit).toMatchObject({ credit_usd: null });
 
     // Both held: refused at once, with when the first of them resets.
     const t0 = Date.now();

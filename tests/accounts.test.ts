@@ -34,6 +34,7 @@ let url = '';
 let key = '';
 let worker: Awaited<ReturnType<typeof h.spawnWorker>>;
 const auth = () => ({ authorization: `Bearer ${key}` });
+const admin = { authorization: `Bearer ${ADMIN_KEY}` };
 const getJson = async (path: string, headers: Record<string, string> = auth()) => {
   const res = await fetch(`${url}${path}`, { headers });
   return (await res.json()) as any;
@@ -66,7 +67,11 @@ async function holdByHand(provider: Provider, account: string, until: number) {
 /** After each test: every hold lifted, every account serving, every fake answering normally. */
 async function reset() {
   for (const p of ['claude', 'codex'] as const) {
-    await holds.clear(p);
+    // Without ?account=, clear-hold lifts every account's hold.
+    expect((await postJson(`${url}/admin/queues/${p}/clear-hold`, {}, admin)).json.accounts).toEqual([
+      expect.objectContaining({ name: 'first', hold: null }),
+      expect.objectContaining({ name: 'second', hold: null }),
+    ]);
     for (const a of ['first', 'second']) {
       fakeAccount(p, a, null);
       await waitFor(() => !pausedInWorker(p, a), 5_000, `${p} ${a} serving`);
@@ -199,6 +204,14 @@ describe('a usage limit on one account', () => {
     expect(Date.parse(view.resets_at)).toBe(Math.min(hold.until, (await holds.get(p, 'second'))!.until));
     const ready = await getJson('/ready', {});
     expect(ready.providers[p]).toMatchObject({ ready: false, held_until: view.resets_at });
+    // The admin view: the provider-wide hold (every account held) and each account's.
+    const queue = (await getJson('/admin/queues', admin)).queues.find((q: any) => q.provider === p);
+    expect(queue.hold).toMatchObject({ until: view.resets_at });
+    expect(queue.accounts.map((a: any) => [a.name, a.hold?.reason ?? null])).toEqual([
+      ['first', form.reason],
+      ['second', 'usage_limit'],
+    ]);
+    expect(Date.parse(queue.accounts[0].hold.until)).toBe(hold.until);
 
     // A new sync request is refused at admission, at once.
     const t1 = Date.now();
@@ -211,8 +224,14 @@ describe('a usage limit on one account', () => {
     expect(refused.json.error).toMatchObject({ type: 'provider_exhausted', resets_at: view.resets_at });
     expect(Date.now() - t1).toBeLessThan(1_000);
 
-    // `second` is free again: the job runs there and completes.
-    await holds.clear(p, 'second');
+    // `second`'s hold is lifted by hand: the job runs there and completes.
+    const cleared = await postJson(`${url}/admin/queues/${p}/clear-hold?account=second`, {}, admin);
+    expect(cleared.status).toBe(200);
+    expect(cleared.json.hold).toBeNull();
+    expect(cleared.json.accounts.map((a: any) => [a.name, a.hold?.reason ?? null])).toEqual([
+      ['first', form.reason],
+      ['second', null],
+    ]);
     const done = await waitFor(async () => {
       const v = await getJson(`/jobs/${jobId}`);
       return ['completed', 'failed'].includes(v.status) ? v : undefined;
@@ -227,7 +246,7 @@ describe('a usage limit on one account', () => {
   });
 
   it('bills nothing as a failure: the key sees only completed requests', async () => {
-    const logs = await getJson('/admin/logs?key=fleet&limit=100', { authorization: `Bearer ${ADMIN_KEY}` });
+    const logs = await getJson('/admin/logs?key=fleet&limit=100', admin);
     const entries = logs.logs;
     expect(entries.length).toBe(forms.length);
     expect(entries.every((e: any) => e.status === 'completed')).toBe(true);

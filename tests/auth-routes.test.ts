@@ -32,7 +32,11 @@ const ownersJob = await postJson(
   { authorization: `Bearer ${ownerKey}` },
 );
 if (ownersJob.status !== 202) throw new Error(`setup: job submit answered ${ownersJob.status}`);
-const params: Record<string, string> = { id: String(ownersJob.json.id), name: 'owner' };
+const params: Record<string, string> = {
+  id: String(ownersJob.json.id),
+  name: 'owner',
+  provider: 'claude',
+};
 
 // A key that worked, then was revoked.
 const revokedKey = await h.createKey(api.url, 'revoked');
@@ -98,6 +102,16 @@ describe('the route table the tests iterate over', () => {
         'DELETE /admin/keys/:name',
         'POST /admin/keys/:name/reset-usage',
         'GET /admin/logs',
+        'GET /admin/queues',
+        'POST /admin/queues/:provider/pause',
+        'POST /admin/queues/:provider/resume',
+        'POST /admin/queues/:provider/clear-hold',
+        'GET /admin/jobs',
+        'GET /admin/jobs/:id',
+        'POST /admin/jobs/:id/retry',
+        'DELETE /admin/jobs/:id',
+        'GET /admin/workers',
+        'GET /admin/stats',
       ]),
     );
     // Health, readiness and admin are not user routes; the split leaves nothing out.
@@ -183,6 +197,31 @@ describe.each(adminRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))(
       const res = await call(apiNoAdmin.url, route, headers());
       expect(res.status).toBe(401);
       expect(res.json?.error).toEqual({ type: 'unauthorized', message: disabled });
+    });
+  },
+);
+
+const adminRefusals: { name: string; headers: () => Record<string, string>; message: string }[] = [
+  { name: 'no credentials', headers: () => ({}), message: 'Invalid admin key' },
+  {
+    name: 'a user key',
+    headers: () => ({ authorization: `Bearer ${ownerKey}` }),
+    message: 'Invalid admin key',
+  },
+  {
+    name: 'a user key as x-api-key',
+    headers: () => ({ 'x-api-key': ownerKey }),
+    message: 'Invalid admin key',
+  },
+];
+
+describe.each(adminRoutes.map((r) => [`${r.method} ${r.path}`, r] as const))(
+  'admin route %s with BRIDGE_ADMIN_KEY set',
+  (_, route) => {
+    it.each(adminRefusals)('refuses $name with 401', async ({ headers, message }) => {
+      const res = await call(api.url, route, headers());
+      expect(res.status).toBe(401);
+      expect(res.json?.error).toEqual({ type: 'unauthorized', message });
     });
   },
 );

@@ -78,12 +78,13 @@ afterAll(async () => {
 });
 
 describe('the README walkthrough', () => {
-  it('answers every example of "Using it", "Async jobs", "OpenAI and Anthropic clients" and "Keys" with default limits: no 429, no 5xx', async () => {
+  it('answers every example of "Using it", "Async jobs", "OpenAI and Anthropic clients", "Keys" and the admin queues with default limits: no 429, no 5xx', async () => {
     const blocks = [
       ...bashBlocks('## Using it (curl)'),
       ...bashBlocks('## Async jobs and streaming'),
       ...bashBlocks('## OpenAI and Anthropic clients'),
       ...bashBlocks('## Keys, limits and usage'),
+      ...bashBlocks('## Queues, jobs, workers and stats (admin)'),
     ];
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     // The examples name the default port; this bridge listens on a free one.
@@ -105,9 +106,14 @@ describe('the README walkthrough', () => {
     expect(run.stdout).toMatch(/"object":"list","data":\[.*"id":"gpt-5-codex"/);
     expect(run.stdout).toMatch(/"name":"webapp"/);
     expect(run.stdout).toContain('"revoked":true');
+    // The admin examples (the job of "Async jobs" is retried while completed: a 409, then removed).
+    expect(run.stdout).toMatch(/"queues":\[\{"provider":"claude"/);
+    expect(run.stdout).toContain('"removed":true');
+    expect(run.stdout).toMatch(/"workers":\[\{"id"/);
+    expect(run.stdout).toMatch(/"days":\[\{"date"/);
     // What the bridge answered, from its own request log (written asynchronously: the last
-    // request, the key's revocation, comes last).
-    await waitFor(() => responses.some((r) => r.url.startsWith('DELETE /admin/keys/webapp')), 5_000);
+    // request, the stats, comes last).
+    await waitFor(() => responses.some((r) => r.url.startsWith('GET /admin/stats')), 5_000);
     const bad = responses.filter((r) => r.status === 429 || r.status >= 500);
     expect(bad).toEqual([]);
     expect(responses.length).toBeGreaterThan(15);

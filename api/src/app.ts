@@ -12,7 +12,10 @@ import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { startTrace } from './middleware/trace.js';
+import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
+import { adminQueueRoutes } from './routes/admin-queues.routes.js';
+import { adminStatsRoutes } from './routes/admin-stats.routes.js';
 import { anthropicRoutes } from './routes/anthropic.routes.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { modelsRoutes } from './routes/models.routes.js';
@@ -112,6 +115,9 @@ export function createApp(deps: AppDeps): Express {
     '/admin',
     requireAdmin({ ...deps.services.auth, adminKey: config.BRIDGE_ADMIN_KEY }),
     adminKeyRoutes(deps),
+    adminQueueRoutes(deps),
+    adminJobRoutes(deps),
+    adminStatsRoutes(deps),
   );
 
   app.use(notFoundHandler);

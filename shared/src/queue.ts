@@ -128,3 +128,71 @@ export async function waitListPosition(
   ]);
   return pos === null ? undefined : len - pos;
 }
+
+/** The job states the admin API speaks of (BullMQ's, with `prioritized` folded into `waiting`). */
+export const ADMIN_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type AdminJobState = (typeof ADMIN_JOB_STATES)[number];
+
+/** BullMQ's states behind each admin state (the bridge sets no priorities, but a waiting job is either). */
+const BULLMQ_STATES = {
+  waiting: ['waiting', 'prioritized'],
+  active: ['active'],
+  delayed: ['delayed'],
+  failed: ['failed'],
+  completed: ['completed'],
+} as const;
+
+/** Jobs per state in one queue. */
+export async function queueCounts(queue: GenerateQueue): Promise<Record<AdminJobState, number>> {
+  const c = await queue.getJobCounts(...ADMIN_JOB_STATES.flatMap((s) => BULLMQ_STATES[s]));
+  const sum = (s: AdminJobState) => BULLMQ_STATES[s].reduce((n, t) => n + (c[t] ?? 0), 0);
+  return Object.fromEntries(ADMIN_JOB_STATES.map((s) => [s, sum(s)])) as Record<AdminJobState, number>;
+}
+
+/** Stops workers from taking the queue's jobs (running ones go on); new jobs still queue. */
+export const pauseQueue = (queue: GenerateQueue): Promise<void> => queue.pause();
+export const resumeQueue = (queue: GenerateQueue): Promise<void> => queue.resume();
+export const isQueuePaused = (queue: GenerateQueue): Promise<boolean> => queue.isPaused();
+
+/**
+ * A queue-wide hold: BullMQ's rate limit, which workers set while every account of the provider
+ * is held (see holds.ts), so that none spins on the queue. How long it still lasts (ms, 0 = none),
+ * and lifting it.
+ */
+export const queueHoldMs = (queue: GenerateQueue): Promise<number> => queue.getRateLimitTtl();
+export async function clearQueueHold(queue: GenerateQueue): Promise<void> {
+  await queue.removeRateLimitKey();
+}
+
+/**
+ * Jobs in `state`, newest first, `count` of them from zero-based offset `start`. A job removed
+ * between the range read and its own read is undefined in its place, so offsets stay exact.
+ */
+export async function jobsInState(
+  queue: GenerateQueue,
+  state: AdminJobState,
+  start: number,
+  count: number,
+): Promise<(GenerateJob | undefined)[]> {
+  // The ranges apply to each BullMQ state alike; `prioritized` is always empty (no priorities are
+  // set), so the offsets are those of the one list that holds jobs.
+  const ids = await queue.getRanges([...BULLMQ_STATES[state]], start, start + count - 1, false);
+  return Promise.all(ids.map(async (id) => (await queue.getJob(id)) ?? undefined));
+}
+
+/** A job's state in admin terms; undefined once BullMQ no longer holds it. */
+export async function adminJobState(job: GenerateJob): Promise<AdminJobState | undefined> {
+  const s = await job.getState();
+  if (s === 'prioritized' || s === 'waiting-children') return 'waiting';
+  return (ADMIN_JOB_STATES as readonly string[]).includes(s) ? (s as AdminJobState) : undefined;
+}
+
+/** Moves a failed job back to the wait list, with its attempts counted from zero again. */
+export function retryFailedJob(job: GenerateJob): Promise<void> {
+  return job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+}
+
+/** Removes a finished job and its data from the queue (a running one is cancelled instead). */
+export function removeFinishedJob(job: GenerateJob): Promise<void> {
+  return job.remove();
+}

@@ -28,6 +28,11 @@ export function redisKeys(prefix: string) {
     usageTotal: (keyId: string) => `${prefix}:usage:${keyId}:total`,
     /** Pattern matching every usage hash of a key. */
     usagePattern: (keyId: string) => `${prefix}:usage:${keyId}:*`,
+    /**
+     * Hash: one UTC day's (`YYYY-MM-DD`) rollup of settled jobs, for /admin/stats. Fields:
+     * STATS_FIELDS overall, and `k:<key id>:<field>` per key.
+     */
+    statsDay: (day: string) => `${prefix}:stats:d:${day}`,
     /** Counter: a key's admitted requests in one epoch minute. */
     rpm: (keyId: string, minute: number) => `${prefix}:rpm:${keyId}:${minute}`,
     rpmPattern: (keyId: string) => `${prefix}:rpm:${keyId}:*`,

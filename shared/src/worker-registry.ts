@@ -21,6 +21,8 @@ const workerInfoSchema = z.object({
   concurrency: z.record(z.string(), z.number().int()),
   /** Jobs running now. */
   active: z.number().int().nonnegative(),
+  /** Their ids (absent from the records of workers older than this field: none known). */
+  activeJobs: z.array(z.string()).default([]),
   /** `--version` output of each CLI, or null when it could not be read. */
   cliVersions: z.record(z.string(), z.string().nullable()),
   /**
@@ -43,6 +45,8 @@ const workerInfoSchema = z.object({
   lastBeat: z.number().int(),
 });
 export type WorkerInfo = z.infer<typeof workerInfoSchema>;
+/** What a worker writes (`activeJobs` may be left out). */
+export type WorkerBeat = z.input<typeof workerInfoSchema>;
 
 export interface WorkerRegistryDeps {
   redis: Redis;
@@ -55,7 +59,7 @@ export function createWorkerRegistry(deps: WorkerRegistryDeps) {
   const { redis, keys } = deps;
   const ttlMs = deps.heartbeatMs * HEARTBEAT_TTL_FACTOR;
 
-  async function beat(info: WorkerInfo): Promise<void> {
+  async function beat(info: WorkerBeat): Promise<void> {
     const m = redis
       .multi()
       .set(keys.worker(info.id), JSON.stringify(info), 'PX', ttlMs)

@@ -13,7 +13,9 @@
  * meets the limit again renews the hold; one that fails otherwise is retried a little later.
  */
 import {
+  clearQueueHold,
   creditOf,
+  queueHoldMs,
   nextMonthStart,
   type AccountCredit,
   type Config,
@@ -105,12 +107,16 @@ export function createAccountGate(deps: AccountGateDeps): AccountGate {
     const ex = await holds.exhausted(provider, now);
     if (ex) {
       await deps.queue.rateLimit(Math.max(1_000, ex.until - now));
-    } else if ((await deps.queue.getRateLimitTtl()) > 0) {
-      await deps.queue.removeRateLimitKey();
+    } else if ((await queueHoldMs(deps.queue)) > 0) {
+      await clearQueueHold(deps.queue);
     }
   }
 
+  /** Bumped by every hold this worker sets: a refresh that read Redis before it must not undo it. */
+  let localHolds = 0;
+
   async function hold(account: string, h: { until: number; reason: HoldReason; message?: string }) {
+    localHolds++;
     setHeld(account, true);
     await holds.set(provider, account, h);
     await syncQueueLimit();
@@ -152,7 +158,10 @@ export function createAccountGate(deps: AccountGateDeps): AccountGate {
 
   async function refreshOnce(): Promise<void> {
     const now = clock();
+    const seen = localHolds;
     const all = await holds.list(provider);
+    // A hold set here while the list was read may be missing from it: the next round has it.
+    if (seen !== localHolds) return;
     for (const account of deps.accounts) {
       const h = all.get(account.name);
       setHeld(account.name, h !== undefined);

@@ -75,7 +75,8 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     heartbeatMs: config.WORKER_HEARTBEAT_MS,
   });
   const startedAt = Date.now();
-  let active = 0;
+  /** Ids of the jobs running now. */
+  const running = new Set<string>();
 
   const queues = new Map<Provider, GenerateQueue>();
   const queueFor = (p: Provider) => {
@@ -116,11 +117,12 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
   const counted =
     (processor: ReturnType<typeof createGenerateProcessor>): typeof processor =>
     async (job, token, signal) => {
-      active++;
+      const jobId = job.id!;
+      running.add(jobId);
       try {
         return await processor(job, token, signal);
       } finally {
-        active--;
+        running.delete(jobId);
       }
     };
 
@@ -209,7 +211,8 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         pid: process.pid,
         providers,
         concurrency: Object.fromEntries(providers.map((p) => [p, concurrency(p)])),
-        active,
+        active: running.size,
+        activeJobs: [...running],
         cliVersions: deps.cliVersions,
         accounts: Object.fromEntries(providers.map((p) => [p, accountInfo(p)])),
         startedAt,
@@ -228,7 +231,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       await Promise.all([...gates.values()].map((g) => g.close()));
       await closeWithin(() => deps.subscriberRedis.unsubscribe(), 1_000);
       const drainMs = opts.drainMs ?? config.SHUTDOWN_TIMEOUT_MS;
-      log.info({ active, drainMs }, 'worker closing');
+      log.info({ active: running.size, drainMs }, 'worker closing');
       const closed = Promise.all(workers.map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
@@ -237,7 +240,10 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       ]);
       clearTimeout(timer);
       if (!drained) {
-        log.warn({ active }, 'drain deadline passed: stopping running CLIs and handing their jobs back');
+        log.warn(
+          { active: running.size },
+          'drain deadline passed: stopping running CLIs and handing their jobs back',
+        );
         for (const w of workers) w.cancelAllJobs(SHUTDOWN_REASON);
         // The CLIs die within the kill grace; BullMQ then hands the jobs back (bounded: Redis may be gone).
         await closeWithin(() => closed, config.KILL_GRACE_MS + 5_000);

@@ -1,5 +1,6 @@
 import {
   admissionSettings,
+  createAccountCredit,
   createAdmission,
   createHolds,
   createJobEvents,
@@ -8,10 +9,15 @@ import {
   createWorkerRegistry,
   readLogs,
 } from '@cli-bridge/shared';
+import { createAdminJobs } from './admin-jobs.service.js';
+import { createAdminQueues } from './admin-queues.service.js';
+import { createAdminStats } from './admin-stats.service.js';
+import { createAdminWorkers } from './admin-workers.service.js';
 import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
+import { createAdminHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
@@ -40,24 +46,36 @@ export function createApiServices(c: ApiClients) {
   const waiters = createJobWaiters(c.queueEvents);
   const holds = createHolds({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
   const generate = createGenerateService({ ...c, admission, waiters, holds });
+  const jobs = createJobsService({
+    ...c,
+    generate,
+    settlement,
+    events,
+    idempotency: createIdempotency({ redis, keys }),
+    waiters,
+    holds,
+  });
+  const adminHolds = createAdminHolds({
+    holds,
+    credit: createAccountCredit({ redis, keys }),
+    queues: c.queues,
+    config,
+  });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
-    jobs: createJobsService({
-      ...c,
-      generate,
-      settlement,
-      events,
-      idempotency: createIdempotency({ redis, keys }),
-      waiters,
-      holds,
-    }),
+    jobs,
     health: createHealthService({ redis, registry, holds }),
     /** Account holds (usage limits, spent credits) per provider. */
     holds,
     leases: createLeases({ redis, keys }),
     logs: { read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts) },
     registry,
+    /** The admin API beyond keys and logs: queues, any key's jobs, workers, stats. */
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: adminHolds }),
+    adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
+    adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
+    adminStats: createAdminStats({ redis, keys }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,

@@ -4,3 +4,4 @@ export * from './logs.js';
 export * from './periods.js';
 export * from './settlement.js';
 export * from './usage.js';
+export * from './stats.js';

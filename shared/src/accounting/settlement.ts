@@ -1,7 +1,8 @@
 /**
  * Settlement, the one module that closes a job's books, whatever its outcome: what it consumed
- * goes to its key's day, month and total counters; once the job is over its lease is released
- * and one log entry is written, all in one atomic script.
+ * goes to its key's day, month and total counters; once the job is over its lease is released,
+ * one log entry is written and the job is added to its day's stats rollup (`stats.ts`), all in
+ * one atomic script.
  *
  * A job may run the CLI several times (transient retries, a hand-back on shutdown, a usage-limit
  * hold); each run's usage is added as it ends (`addRun`) and summed in a per-job hash, and
@@ -15,14 +16,16 @@ import { CANCELLED_ERROR, jobOwner, ZERO_USAGE, type GenerateJobData, type Usage
 import type { RedisKeys } from '../redis-keys.js';
 import { redisScript } from '../redis-script.js';
 import { DAY_COUNTER_TTL_S, MONTH_COUNTER_TTL_S, utcDay, utcMonth } from './periods.js';
+import { STATS_DAY_TTL_S, STATS_FIELDS } from './stats.js';
 
 // KEYS: 1 day, 2 month, 3 total, 4 leases, 5 job usage, 6 settled marker, 7 logs, 8 key logs,
 //       9 key record (a revoked key's counters and log are not brought back: only the global log
 //       and the job's own records are written for it), 10 the key's queued jobs, 11 the key's
-//       cost reservations (the job leaves both when it is over)
+//       cost reservations (the job leaves both when it is over), 12 the day's stats rollup
 // ARGV: 1 job id, 2-5 input/output/cache creation/cache read tokens, 6 cost micros, 7 final,
-//       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl
+//       8 failed, 9 log entry JSON, 10 log cap, 11 day ttl, 12 month ttl, 13 job ttl, 14 stats ttl
 const SETTLE = `
+local STATS_FIELDS = {${STATS_FIELDS.map((f) => `'${f}'`).join(', ')}}
 local final = ARGV[7] == '1'
 -- Settled already (a job delivered twice): nothing is billed or logged again, but the lease the
 -- second run took is given back.
@@ -80,6 +83,14 @@ if live then
   redis.call('LTRIM', KEYS[8], 0, cap)
 end
 redis.call('DEL', KEYS[5])
+-- The day's rollup (/admin/stats), once per job: overall, and under 'k:<key id>:' for a live key.
+local roll = {1, ARGV[8] == '1' and 1 or 0, usage['input_tokens'] or 0, usage['output_tokens'] or 0,
+  (usage['cache_creation_input_tokens'] or 0) + (usage['cache_read_input_tokens'] or 0), entry['cost_micros']}
+for i, f in ipairs(STATS_FIELDS) do
+  redis.call('HINCRBY', KEYS[12], f, roll[i])
+  if live then redis.call('HINCRBY', KEYS[12], 'k:' .. entry['key_id'] .. ':' .. f, roll[i]) end
+end
+redis.call('EXPIRE', KEYS[12], ARGV[14])
 return 1
 `;
 
@@ -179,6 +190,7 @@ export function createSettlement(deps: SettlementDeps) {
         keys.apiKey(input.keyId),
         keys.queuedJobs(input.keyId),
         keys.costReservations(input.keyId),
+        keys.statsDay(utcDay(now)),
       ],
       [
         input.jobId,
@@ -194,6 +206,7 @@ export function createSettlement(deps: SettlementDeps) {
         DAY_COUNTER_TTL_S,
         MONTH_COUNTER_TTL_S,
         deps.jobTtlS,
+        STATS_DAY_TTL_S,
       ],
     );
     return r === 1;
