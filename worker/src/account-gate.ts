@@ -115,11 +115,16 @@ export function createAccountGate(deps: AccountGateDeps): AccountGate {
   /** Bumped by every hold this worker sets: a refresh that read Redis before it must not undo it. */
   let localHolds = 0;
 
+  /** Holds an account: here at once, for every box through Redis. Never throws (a job waits on it). */
   async function hold(account: string, h: { until: number; reason: HoldReason; message?: string }) {
     localHolds++;
     setHeld(account, true);
-    await holds.set(provider, account, h);
-    await syncQueueLimit();
+    try {
+      await holds.set(provider, account, h);
+      await syncQueueLimit();
+    } catch (err) {
+      log.warn({ err, account }, 'could not share the hold through Redis; held here only');
+    }
   }
 
   async function probe(account: WorkerAccount, seen: Hold): Promise<void> {
