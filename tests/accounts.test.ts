@@ -202,6 +202,8 @@ describe('a usage limit on one account', () => {
       return v.status === 'waiting_for_reset' ? v : undefined;
     });
     expect(Date.parse(view.resets_at)).toBe(Math.min(hold.until, (await holds.get(p, 'second'))!.until));
+    const listed = await getJson('/jobs?status=waiting_for_reset');
+    expect(listed.jobs.map((j: any) => [j.id, j.resets_at])).toEqual([[jobId, view.resets_at]]);
     const ready = await getJson('/ready', {});
     expect(ready.providers[p]).toMatchObject({ ready: false, held_until: view.resets_at });
     // The admin view: the provider-wide hold (every account held) and each account's.

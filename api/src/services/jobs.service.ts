@@ -110,7 +110,7 @@ export function createJobsService(deps: JobsServiceDeps) {
   async function viewOf(
     loaded: GenerateJob,
     provider: Provider,
-    opts = { position: true },
+    opts: { position: boolean; exhausted?: Holds['exhausted'] } = { position: true },
   ): Promise<JobView> {
     const id = loaded.id!;
     const state = await loaded.getState();
@@ -143,7 +143,7 @@ export function createJobsService(deps: JobsServiceDeps) {
     const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
     if (state === 'waiting' || state === 'prioritized') {
       // Every account of the provider is held: the job runs after the first reset.
-      const exhausted = await deps.holds.exhausted(provider);
+      const exhausted = await (opts.exhausted ?? deps.holds.exhausted)(provider);
       if (exhausted) {
         view.status = 'waiting_for_reset';
         view.resets_at = new Date(exhausted.until).toISOString();
@@ -244,11 +244,17 @@ export function createJobsService(deps: JobsServiceDeps) {
       const start = opts.cursor ?? 0;
       const scan = opts.status ? opts.limit * LIST_SCAN_FACTOR : opts.limit;
       const ids = await redis.zrevrange(idx, start, start + scan - 1);
+      // Whether a provider's accounts are all held is read once per page, not once per job.
+      const readings = new Map<Provider, ReturnType<Holds['exhausted']>>();
+      const exhausted = (p: Provider) => {
+        if (!readings.has(p)) readings.set(p, deps.holds.exhausted(p));
+        return readings.get(p)!;
+      };
       const views = await Promise.all(
         ids.map(async (id) => {
           const provider = providerOfJobId(id);
           const job = provider && (await deps.queues[provider].getJob(id));
-          if (job && provider) return viewOf(job, provider, { position: false });
+          if (job && provider) return viewOf(job, provider, { position: false, exhausted });
           const raw = await redis.get(keys.jobTombstone(id));
           return raw ? tombView(JSON.parse(raw) as Tombstone) : undefined; // expired: skipped
         }),
