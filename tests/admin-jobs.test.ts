@@ -13,8 +13,17 @@ let url = '';
 let keyA = '';
 let keyB = '';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
-const call = async (method: string, path: string, headers: Record<string, string> = admin) => {
-  const res = await fetch(`${url}${path}`, { method, headers });
+const call = async (
+  method: string,
+  path: string,
+  headers: Record<string, string> = admin,
+  body?: unknown,
+) => {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as any };
 };
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -231,6 +240,19 @@ describe('POST /admin/jobs/:id/retry', () => {
     expect(res.status).toBe(429);
     expect(res.json.error).toMatchObject({ type: 'limit_exceeded', limit: 'maxRequestsPerDay' });
     expect((await adminJob(failed.json.error.job_id)).json.state).toBe('failed');
+  });
+
+  it("reserves the key's cost bound of now: the new run gets it as its budget", async () => {
+    const raw = await h.createKey(url, 'jobs-dollar');
+    const failed = await generate(raw, '@@fake mode=error-401@@');
+    const id = failed.json.error.job_id;
+    const data = async () => JSON.parse((await h.redis.hget(`${h.prefix}:claude:${id}`, 'data'))!);
+    expect((await data()).costBoundMicros).toBeUndefined();
+    expect((await call('PATCH', '/admin/keys/jobs-dollar', admin, { maxCostPerDay: 5 })).status).toBe(200);
+    expect((await call('POST', `/admin/jobs/${id}/retry`)).status).toBe(200);
+    // CLAUDE_COST_BOUND_USD (default 1 USD), reserved against the key's new dollar limit.
+    expect((await data()).costBoundMicros).toBe(1_000_000);
+    await untilState(id, 'failed');
   });
 
   it('answers 409 for a job whose key was revoked, or that is not failed; 404 for an unknown one', async () => {

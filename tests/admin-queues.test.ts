@@ -3,11 +3,12 @@
  * and a subscription hold shown and lifted by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY } from './helpers/env.js';
+import { ADMIN_KEY, tempDir } from './helpers/env.js';
 import { createHarness, postJson } from './helpers/harness.js';
-import { waitFor } from './helpers/records.js';
+import { readRecords, waitFor } from './helpers/records.js';
 
-const h = createHarness('adminq');
+const recordDir = tempDir('adminq-records');
+const h = createHarness('adminq', { FAKE_CLI_RECORD_DIR: recordDir });
 let url = '';
 let key = '';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -24,7 +25,7 @@ const claudeQueue = async () =>
 
 beforeAll(async () => {
   url = (await h.startApi()).url;
-  await h.startWorker(['claude']);
+  await h.startWorker(['claude'], { FAKE_CLI_RECORD_DIR: recordDir });
   key = await h.createKey(url, 'queue-user');
 });
 afterAll(() => h.cleanup());
@@ -102,7 +103,7 @@ describe('pause and resume', () => {
 });
 
 describe('holds', () => {
-  it('shows the hold a usage limit set, and clear-hold lifts it', async () => {
+  it('shows the hold a usage limit set, and clear-hold lifts it', { timeout: 60_000 }, async () => {
     const before = Date.now();
     const job = await submit('@@fake mode=usage-limit reset_in_s=600@@');
     expect(job.status).toBe(202);
@@ -113,16 +114,27 @@ describe('holds', () => {
     expect(until).toBeGreaterThan(before + 500_000);
     expect(until).toBeLessThan(Date.now() + 700_000);
 
-    // The held job would meet the limit again once the hold goes: cancel it first (whether the
-    // worker has handed it back yet or not, it never runs again).
+    // The worker hands the job back to the queue, and does not run it again while the hold lasts
+    // (it looks at the queue every second: watch a few seconds' worth of its heartbeats).
+    await waitFor(async () => (await jobStatus(job.json.id)) === 'waiting_for_reset', 10_000, 'hand-back');
+    const runs = () => readRecords(recordDir).filter((r) => r.stdin.includes('mode=usage-limit')).length;
+    const beatAt = async () => Date.parse((await call('GET', '/admin/workers')).json.workers[0].last_beat);
+    const from = await beatAt();
+    await waitFor(async () => (await beatAt()) - from >= 3_000, 10_000, 'three seconds of heartbeats');
+    expect(runs()).toBe(1);
+    expect(await jobStatus(job.json.id)).toBe('waiting_for_reset');
+    // The held job would meet the limit again once the hold goes: cancel it first.
     expect((await call('DELETE', `/jobs/${job.json.id}`, user())).status).toBe(200);
     const cleared = await call('POST', '/admin/queues/claude/clear-hold');
     expect(cleared.status).toBe(200);
     expect(cleared.json).toMatchObject({ provider: 'claude', hold: null, paused: false });
     expect((await claudeQueue()).hold).toBeNull();
-    // The provider serves again at once.
+    // The provider serves again at once: the worker asleep on the hold looks again within a
+    // second (BullMQ alone would sleep up to 30 s).
+    const start = Date.now();
     expect((await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'ok' }, user())).status).toBe(
       200,
     );
+    expect(Date.now() - start).toBeLessThan(10_000);
   });
 });

@@ -5,3 +5,4 @@ export * from './services/index.js';
 export * from './services/model-policy.js';
 export * from './compat/conversation.js';
 export * from './compat/models.js';
+export * from './services/admin-job-pages.js';

@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { GenerateJobData, GenerateResult } from './jobs.js';
 import type { Provider } from './providers.js';
+import { redisScript } from './redis-script.js';
 
 export { DelayedError, Job, UnrecoverableError, WaitingError, Worker };
 
@@ -68,6 +69,24 @@ export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEve
   });
 }
 
+/**
+ * How long a worker that met a queue hold sleeps before it looks at the queue again (ms). BullMQ
+ * sleeps until the hold ends, capped by this; a hold lifted by hand (`clearQueueHold`) is thus
+ * seen within this time, for one cheap Redis call per worker and interval while a hold lasts.
+ */
+const HOLD_RECHECK_MS = 1_000;
+
+/**
+ * A hold (`queue.rateLimit`, see `queueHoldMs`) binds the workers' fetch only when the queue has a
+ * rate-limit maximum: without one, BullMQ's fetch ignores it and a worker that wakes takes the
+ * held job again, running the CLI into the same usage limit. The maximum is one no count of
+ * started jobs reaches, and the value a hold sets: so it limits nothing but holds. Idempotent.
+ */
+export async function enableQueueHolds(queue: GenerateQueue): Promise<void> {
+  // The window (ms) BullMQ counts started jobs in under that maximum; the count limits nothing.
+  await queue.setGlobalRateLimit(Number.MAX_SAFE_INTEGER, 1_000);
+}
+
 /** BullMQ's `failedReason` for a job whose workers died under it more than `maxStalledCount` times. */
 const STALLED_OUT = /stalled more than allowable limit/;
 
@@ -97,6 +116,7 @@ export function createGenerateWorker(
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
     // A job whose worker died twice is failed clearly rather than retried forever.
     maxStalledCount: 1,
+    maximumRateLimitDelay: HOLD_RECHECK_MS,
     autorun: false,
   });
   const onStalledOut = opts.onStalledOut;
@@ -164,20 +184,89 @@ export async function clearQueueHold(queue: GenerateQueue): Promise<void> {
   await queue.removeRateLimitKey();
 }
 
+/** What a job list shows of a job, read without its prompts or its answer. */
+export interface JobBrief {
+  id: string;
+  /** Created (epoch ms). */
+  timestamp: number;
+  processedOn?: number;
+  finishedOn?: number;
+  attemptsMade: number;
+  failedReason?: string;
+  keyName?: string;
+  model?: string;
+}
+
+// KEYS: the jobs' hashes (BullMQ's field names). Per job: {} when it is gone, else timestamp,
+// processedOn, finishedOn, attempts made, failed reason, and the key name and model of its payload
+// (decoded here, so its prompts never cross the wire). Empty string = absent.
+const JOB_BRIEFS = `
+local function s(v) return type(v) == 'string' and v or '' end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local f = redis.call('HMGET', key, 'timestamp', 'processedOn', 'finishedOn', 'atm', 'failedReason', 'data')
+  if f[1] then
+    local ok, d = pcall(cjson.decode, f[6] or '')
+    if not ok or type(d) ~= 'table' then d = {} end
+    out[i] = {f[1], f[2] or '', f[3] or '', f[4] or '0', f[5] or '', s(d.keyName), s(d.model)}
+  else
+    out[i] = {}
+  end
+end
+return out
+`;
+
 /**
- * Jobs in `state`, newest first, `count` of them from zero-based offset `start`. A job removed
- * between the range read and its own read is undefined in its place, so offsets stay exact.
+ * Jobs in `state`, newest first, `count` of them from zero-based offset `start`, as briefs. A job
+ * removed between the range read and its own read is undefined in its place, so offsets stay
+ * exact. Prompts can be large: a page reads each job's few fields in one script.
  */
 export async function jobsInState(
   queue: GenerateQueue,
+  redis: Redis,
   state: AdminJobState,
   start: number,
   count: number,
-): Promise<(GenerateJob | undefined)[]> {
+): Promise<(JobBrief | undefined)[]> {
   // The ranges apply to each BullMQ state alike; `prioritized` is always empty (no priorities are
   // set), so the offsets are those of the one list that holds jobs.
   const ids = await queue.getRanges([...BULLMQ_STATES[state]], start, start + count - 1, false);
-  return Promise.all(ids.map(async (id) => (await queue.getJob(id)) ?? undefined));
+  if (ids.length === 0) return [];
+  const rows = (await redisScript(redis, JOB_BRIEFS)(
+    ids.map((id) => queue.toKey(id)),
+    [],
+  )) as string[][];
+  const num = (v: string | undefined) => (v ? Number(v) : undefined);
+  return ids.map((id, i) => {
+    const r = rows[i];
+    if (!r || r.length === 0) return undefined;
+    return {
+      id,
+      timestamp: Number(r[0]),
+      processedOn: num(r[1]),
+      finishedOn: num(r[2]),
+      attemptsMade: Number(r[3]),
+      failedReason: r[4] || undefined,
+      keyName: r[5] || undefined,
+      model: r[6] || undefined,
+    };
+  });
+}
+
+/** The brief of a job already read whole. */
+export function briefOf(job: GenerateJob): JobBrief {
+  const data = (job.data ?? {}) as Partial<Record<string, unknown>>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    id: job.id!,
+    timestamp: job.timestamp,
+    processedOn: job.processedOn,
+    finishedOn: job.finishedOn,
+    attemptsMade: job.attemptsMade,
+    failedReason: job.failedReason,
+    keyName: str(data.keyName),
+    model: str(data.model),
+  };
 }
 
 /** A job's state in admin terms; undefined once BullMQ no longer holds it. */

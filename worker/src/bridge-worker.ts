@@ -16,6 +16,7 @@ import {
   createLeases,
   createSettlement,
   createWorkerRegistry,
+  enableQueueHolds,
   generateJobDataSchema,
   redisReady,
   type GenerateJob,
@@ -293,6 +294,9 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       // The first beat must land: until it does, the API believes no worker serves the provider.
       await redisReady(deps.redis);
+      // Before the first beat, as soon as the (fail-fast) connection is up: a hold set by a job
+      // that ran before it binds from then on.
+      await Promise.all(providers.map((p) => enableQueueHolds(queueFor(p))));
       await beat();
       heartbeat = setInterval(() => void beat(), config.WORKER_HEARTBEAT_MS);
       heartbeat.unref();

@@ -7,6 +7,7 @@ import {
   ADMIN_JOB_STATES,
   adminJobState,
   BridgeError,
+  briefOf,
   decodeFailure,
   generateJobDataSchema,
   generateResultSchema,
@@ -20,6 +21,7 @@ import {
   type Admission,
   type AdminJobState,
   type GenerateJob,
+  type JobBrief,
   type Provider,
 } from '@cli-bridge/shared';
 import { mergePage, type PageSource } from './admin-job-pages.js';
@@ -61,17 +63,15 @@ const CANCEL_CONFIRM_MS = 5_000;
 const PREVIEW_CHARS = 500;
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
-function summarize(job: GenerateJob, state: AdminJobState): JobSummary {
-  const data = (job.data ?? {}) as Partial<Record<string, unknown>>;
+function summarize(job: JobBrief, provider: Provider, state: AdminJobState): JobSummary {
   const { timestamp, processedOn, finishedOn } = job;
   return {
-    id: job.id!,
-    provider: providerOfJobId(job.id!) ?? (data.provider as Provider),
+    id: job.id,
+    provider,
     state,
-    key: str(data.keyName),
-    model: str(data.model),
+    key: job.keyName ?? null,
+    model: job.model ?? null,
     created_at: iso(timestamp)!,
     started_at: iso(processedOn),
     finished_at: iso(finishedOn),
@@ -96,8 +96,8 @@ export function createAdminJobs(deps: AdminJobsDeps) {
   }
 
   async function reread(id: string): Promise<JobSummary> {
-    const { job, state } = await load(id);
-    return summarize(job, state);
+    const { job, provider, state } = await load(id);
+    return summarize(briefOf(job), provider, state);
   }
 
   return {
@@ -115,7 +115,7 @@ export function createAdminJobs(deps: AdminJobsDeps) {
         states.map((s) => ({
           id: `${p}:${s}`,
           read: async (start: number, count: number) =>
-            (await jobsInState(deps.queues[p], s, start, count)).map((j) => j && summarize(j, s)),
+            (await jobsInState(deps.queues[p], redis, s, start, count)).map((j) => j && summarize(j, p, s)),
         })),
       );
       const page = await mergePage({
@@ -133,11 +133,11 @@ export function createAdminJobs(deps: AdminJobsDeps) {
 
     /** One job, with the start of its answer and its usage when it completed. */
     async get(id: string): Promise<JobDetail> {
-      const { job, state } = await load(id);
+      const { job, provider, state } = await load(id);
       const result = state === 'completed' ? generateResultSchema.safeParse(job.returnvalue) : undefined;
       const done = result?.success ? result.data : undefined;
       return {
-        ...summarize(job, state),
+        ...summarize(briefOf(job), provider, state),
         result_preview: done ? done.text.slice(0, PREVIEW_CHARS) : null,
         usage: done ? { ...done.usage, cost_usd: microsToUsd(done.cost_micros) } : null,
       };
@@ -154,8 +154,9 @@ export function createAdminJobs(deps: AdminJobsDeps) {
       const parsed = generateJobDataSchema.safeParse(job.data);
       if (!parsed.success) throw new BridgeError('conflict', `Job ${id} has a malformed payload`);
       const caller = { keyId: jobOwner(parsed.data), keyName: parsed.data.keyName };
+      let reservedMicros: number;
       try {
-        await deps.admission.admit(caller, provider, id);
+        ({ reservedMicros } = await deps.admission.admit(caller, provider, id));
       } catch (err) {
         if (err instanceof BridgeError && err.type === 'unauthorized')
           throw new BridgeError('conflict', `The key of job ${id} was revoked`);
@@ -165,6 +166,12 @@ export function createAdminJobs(deps: AdminJobsDeps) {
         // The last run was settled and may have been cancelled: the new run starts clean, with
         // an event stream of its own.
         await redis.del(keys.settled(id), keys.cancelRequested(id), keys.jobEvents(id));
+        // The run's cost bound is what admission reserved now (the key's dollar limits may have
+        // changed since the job was made).
+        if ((parsed.data.costBoundMicros ?? 0) !== reservedMicros) {
+          const { costBoundMicros: _old, ...data } = parsed.data;
+          await job.updateData(reservedMicros > 0 ? { ...data, costBoundMicros: reservedMicros } : data);
+        }
         await retryFailedJob(job);
       } catch (err) {
         await deps.admission.release(caller.keyId, id).catch(() => {});
