@@ -110,14 +110,25 @@ export async function run(opts = {}) {
     });
     await redis.hset(keys.apiKeyByHash, keyHash, name);
 
-    // heldMs 0: the API reads the hold before admit (getRateLimitTtl, cached 1 s), not measured here.
-    const serve = { workerTtlMs: config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR, heldMs: 0 };
+    // waitMs: a sync request's wait, so the script also reads the account holds (two live
+    // accounts, one of them held: the check reads both and admits).
+    const serve = {
+      workerTtlMs: config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR,
+      waitMs: config.SYNC_WAIT_TIMEOUT_MS,
+    };
     // One live worker for the script's ZCOUNT (a heartbeat far in the future: it stays live).
     await redis.zadd(keys.providerWorkers('claude'), Date.now() + 86_400_000, 'bench-worker');
+    for (const account of ['work', 'personal'])
+      await redis.zadd(keys.accounts('claude'), Date.now() + 86_400_000, account);
+    await redis.hset(
+      keys.holds('claude'),
+      'work',
+      JSON.stringify({ until: Date.now() + 86_400_000, reason: 'usage_limit', setAt: Date.now() }),
+    );
     // The key was resolved by the auth middleware before (its own EVALSHA, not measured here).
     const admitCall = (jobId) => admission.admit({ keyId: name, keyName: name }, 'claude', jobId, serve);
     const callForm =
-      "admit({ keyId, keyName }, 'claude', jobId, { workerTtlMs, heldMs: 0 }): limits, queue caps, cost reservation, lease and live-worker ZCOUNT in one script";
+      "admit({ keyId, keyName }, 'claude', jobId, { workerTtlMs, waitMs }): limits, queue caps, cost reservation, lease, live-worker ZCOUNT and the account holds in one script";
 
     let seq = 0;
     const runId = randomBytes(3).toString('hex');

@@ -35,10 +35,29 @@ describe('GET /admin/queues', () => {
     const res = await call('GET', '/admin/queues');
     expect(res.status).toBe(200);
     const zero = { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 };
+    // The worker serves its own login: one Claude account, `default`, with its month's spend.
+    const spend = {
+      month: expect.any(String),
+      spent_usd: 0,
+      runs: 0,
+      credit_usd: null,
+      remaining_usd: null,
+      used_share: null,
+      stop_share: null,
+      projected_exhaustion_at: null,
+      renews_at: expect.any(String),
+    };
     expect(res.json).toEqual({
       queues: [
-        { provider: 'claude', counts: zero, paused: false, workers: 1, hold: null },
-        { provider: 'codex', counts: zero, paused: false, workers: 0, hold: null },
+        {
+          provider: 'claude',
+          counts: zero,
+          paused: false,
+          workers: 1,
+          hold: null,
+          accounts: [{ name: 'default', hold: null, credit: spend }],
+        },
+        { provider: 'codex', counts: zero, paused: false, workers: 0, hold: null, accounts: [] },
       ],
     });
   });

@@ -42,6 +42,8 @@ describe('GET /admin/workers', () => {
         active: 0,
         active_jobs: [],
         cli_versions: {},
+        // The worker's own login (no CLAUDE_ACCOUNTS); no credentials file in the test's HOME.
+        accounts: { claude: [{ name: 'default', concurrency: 2, authMode: expect.any(String) }] },
         started_at: expect.any(String),
         last_beat: expect.any(String),
         stale: false,

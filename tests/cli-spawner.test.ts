@@ -4,9 +4,15 @@
  * take and run) still gets its answer from a cold spawn in the same directories; a job that never
  * ran gives its process back.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig, type GenerateJobData } from '@cli-bridge/shared';
-import { createClaudeAdapter, createCliSpawner, type CliSpawner } from '@cli-bridge/worker';
+import {
+  createClaudeAdapter,
+  createCliSpawner,
+  type CliSpawner,
+  type SpawnAccount,
+} from '@cli-bridge/worker';
 import { FAKE_CLAUDE, tempDir } from './helpers/env.js';
 import { childrenOf } from './helpers/procs.js';
 import { isAlive, waitFor } from './helpers/records.js';
@@ -46,10 +52,17 @@ const job = (userPrompt: string): GenerateJobData => ({
   submittedAt: Date.now(),
 });
 
+const DEFAULT = { name: 'default', env: {} };
+
 /** Opens, runs and releases one job; returns its answer and whether it ran warm. */
-async function answer(s: CliSpawner, prompt: string, beforeRun?: () => Promise<void>) {
+async function answer(
+  s: CliSpawner,
+  prompt: string,
+  beforeRun?: () => Promise<void>,
+  account: SpawnAccount = DEFAULT,
+) {
   const data = job(prompt);
-  const cli = await s.open(adapter, data);
+  const cli = await s.open(adapter, data, account);
   try {
     await beforeRun?.();
     const run = await cli.run({ killGraceMs: 500 });
@@ -83,11 +96,25 @@ describe('cli spawner', () => {
     expect(res).toEqual({ text: 'Echo: second', warm: true });
   });
 
+  it("an account's warm process serves only that account, started with its config directory", async () => {
+    const s = spawner();
+    const work = { name: 'work', env: { CLAUDE_CONFIG_DIR: tempDir('acct-work') } };
+    const home = { name: 'home', env: { CLAUDE_CONFIG_DIR: tempDir('acct-home') } };
+    await answer(s, 'w1', undefined, work);
+    await waitFor(() => s.stats().size === 1, 5_000, "work's warm process");
+    const [waiting] = waitingFake();
+    const env = readFileSync(`/proc/${waiting!.pid}/environ`, 'utf8').split('\0');
+    expect(env).toContain(`CLAUDE_CONFIG_DIR=${work.env.CLAUDE_CONFIG_DIR}`);
+    // Same job key, other account: cold; the work account's process still waits for its own.
+    expect((await answer(s, 'h1', undefined, home)).warm).toBe(false);
+    expect((await answer(s, 'w2', undefined, work)).warm).toBe(true);
+  });
+
   it('a job that never ran gives its warm process back', async () => {
     const s = spawner();
     await answer(s, 'first');
     await waitFor(() => s.stats().size === 1, 5_000, 'a warm process');
-    const cli = await s.open(adapter, job('not run'));
+    const cli = await s.open(adapter, job('not run'), DEFAULT);
     expect(cli.warm).toBe(true);
     await cli.release();
     expect(s.stats()).toMatchObject({ size: 1, hits: 0 });

@@ -213,6 +213,11 @@ describe('GET /metrics', () => {
     expect(reset * 1000).toBeGreaterThan(before + 500_000);
     expect(reset * 1000).toBeLessThan(Date.now() + 610_000);
     expect(value(samples, 'cli_bridge_account_held', { provider: 'claude' })).toBe(0);
+    // The Claude account's spend this month (earlier tests ran Claude jobs): the credit it draws.
+    expect(
+      value(samples, 'cli_bridge_account_credit_spent_usd', { provider: 'claude', account: 'default' }),
+    ).toBeGreaterThan(0);
+    expect(value(samples, 'cli_bridge_account_credit_spent_usd', { provider: 'codex' })).toBeUndefined();
     const queued = ['waiting', 'active', 'delayed'].map(
       (state) => value(samples, 'cli_bridge_queue_jobs', { provider: 'codex', state }) ?? 0,
     );

@@ -1,7 +1,7 @@
 /**
  * Queue-level behaviour of the sync routes: a client that leaves while its job is still queued
  * takes the job with it; the sync wait timeout answers 504 with a job id while the job goes on;
- * a subscription usage limit holds the provider's queue and refuses new work with 429.
+ * a usage limit on the only account holds it and refuses new work with 429.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, postJson } from './helpers/harness.js';
@@ -74,16 +74,24 @@ describe('sync generate and the queue', () => {
     expect(JSON.parse((await queue().hget(jobKey, 'returnvalue'))!).text).toBe('Echo: slowpoke');
   });
 
-  it('holds the provider queue on a usage limit and refuses new work with 429 provider_exhausted', async () => {
+  it('holds the only account on a usage limit and refuses new work with 429 provider_exhausted', async () => {
+    const started = Date.now();
     const first = await postJson(
       `${url}/generate-codex`,
       { systemPrompt: '', userPrompt: '@@fake mode=usage-limit reset_in_s=300@@' },
       auth(),
     );
-    // The job is not failed: it waits in the queue for the reset, so the sync wait times out.
-    expect(first.status).toBe(504);
-    const state = await queue().hget(`${h.prefix}:codex:${first.json.error.job_id}`, 'failedReason');
-    expect(state).toBeNull();
+    // The job is not failed: it waits in the queue for the reset. Its caller hears so at once
+    // (the reset is past the sync wait), with the job id and the reset time, not after a 504.
+    expect(first.status).toBe(429);
+    expect(first.json.error).toMatchObject({ type: 'provider_exhausted', job_id: expect.any(String) });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const resetIn = Date.parse(first.json.error.resets_at) - Date.now();
+    expect(resetIn).toBeGreaterThan(200_000);
+    expect(resetIn).toBeLessThanOrEqual(361_000);
+    const jobKey = `${h.prefix}:codex:${first.json.error.job_id}`;
+    expect(await queue().hget(jobKey, 'failedReason')).toBeNull();
+    expect(await queue().lpos(`${h.prefix}:codex:wait`, first.json.error.job_id)).not.toBeNull();
     const next = await postJson(
       `${url}/generate-codex`,
       { systemPrompt: '', userPrompt: 'after the limit' },

@@ -26,11 +26,13 @@ import {
 
 // KEYS: 1 key record, 2 usage day, 3 usage month, 4 usage total, 5 requests this minute,
 //       6 leases, 7 job index, 8 the provider's live-worker set, 9 the key's queued jobs,
-//       10 the provider's wait list (BullMQ's), 11 the key's cost reservations
+//       10 the provider's wait list (BullMQ's), 11 the key's cost reservations,
+//       12 the provider's account holds, 13 the provider's live accounts
 // ARGV: 1 now ms, 2 provider, 3 job id, 4 lease expiry ms, 5 day ttl s, 6 month ttl s,
-//       7 job-index horizon ms, 8 worker heartbeat ttl ms (0 = do not require a live worker),
-//       9 provider held ms, 10 maxQueued of a key that has none, 11 jobs waiting per provider
-//       at most (0 = no cap), 12 this request's cost bound (micro-dollars)
+//       7 job-index horizon ms, 8 worker heartbeat ttl ms (0 = do not require a live worker and
+//       do not check holds), 9 the caller's wait ms: refused when every live account is held
+//       longer (0 = never refused for holds), 10 maxQueued of a key that has none, 11 jobs
+//       waiting per provider at most (0 = no cap), 12 this request's cost bound (micro-dollars)
 // Checks in the order a client should hear about them: key gone, provider not allowed, no
 // worker, subscription exhausted, queue full, then the key's limits.
 // Dollar limits hold under concurrency: a request is admitted while the key's spend plus what
@@ -56,7 +58,21 @@ local workerTtl = tonumber(ARGV[8])
 if workerTtl > 0 and redis.call('ZCOUNT', KEYS[8], tonumber(ARGV[1]) - workerTtl, '+inf') == 0 then
   return {'no_worker'}
 end
-if tonumber(ARGV[9]) > 0 then return {'exhausted', ARGV[9]} end
+-- Every live account held past the caller's wait (see holds.ts): the earliest reset decides.
+local wait = tonumber(ARGV[9])
+if wait > 0 then
+  local live = redis.call('ZRANGEBYSCORE', KEYS[13], now - workerTtl, '+inf')
+  local earliest = nil
+  for _, account in ipairs(live) do
+    local raw = redis.call('HGET', KEYS[12], account)
+    local ok, hold = false, nil
+    if raw then ok, hold = pcall(cjson.decode, raw) end
+    local untilMs = ok and type(hold) == 'table' and tonumber(hold['until']) or nil
+    if not untilMs or untilMs <= now then earliest = nil break end
+    if not earliest or untilMs < earliest then earliest = untilMs end
+  end
+  if earliest and earliest - now > wait then return {'exhausted', tostring(earliest - now)} end
+end
 local providerCap = tonumber(ARGV[11])
 if providerCap > 0 and redis.call('LLEN', KEYS[10]) >= providerCap then return {'queue_full', ARGV[11]} end
 local rpm = n(f[2])
@@ -203,8 +219,11 @@ export interface Caller {
 export interface ServeCheck {
   /** Require a live worker: the workers' heartbeat record TTL (ms); 0 = do not require one. */
   workerTtlMs: number;
-  /** How long the provider's queue is still held (subscription exhausted), ms; 0 = not held. */
-  heldMs: number;
+  /**
+   * How long the caller would wait (ms): refused with 429 `provider_exhausted` when every live
+   * account of the provider is held for longer; 0 = never refused for holds.
+   */
+  waitMs: number;
 }
 
 function refusal(limit: string, value: string, now: number): BridgeError {
@@ -244,7 +263,7 @@ export function createAdmission(deps: AdmissionDeps) {
       caller: Caller,
       provider: Provider,
       jobId: string,
-      serve: ServeCheck = { workerTtlMs: 0, heldMs: 0 },
+      serve: ServeCheck = { workerTtlMs: 0, waitMs: 0 },
     ): Promise<Admitted> {
       const now = clock();
       const id = caller.keyId;
@@ -261,6 +280,8 @@ export function createAdmission(deps: AdmissionDeps) {
           keys.queuedJobs(id),
           deps.waitListKey(provider),
           keys.costReservations(id),
+          keys.holds(provider),
+          keys.accounts(provider),
         ],
         [
           now,
@@ -271,7 +292,7 @@ export function createAdmission(deps: AdmissionDeps) {
           MONTH_COUNTER_TTL_S,
           now - (deps.jobIndexMs ?? 86_400_000),
           serve.workerTtlMs,
-          serve.heldMs,
+          serve.waitMs,
           deps.maxQueuedDefault,
           deps.providerQueueCap,
           deps.costBoundMicros(provider),
@@ -307,10 +328,11 @@ export function createAdmission(deps: AdmissionDeps) {
         });
       }
       if (verdict === 'exhausted') {
+        const resetsAt = new Date(now + Number(value)).toISOString();
         throw new BridgeError(
           'provider_exhausted',
-          `The ${provider} subscription's usage limit is reached; jobs resume when it resets`,
-          { retryAfterS: Math.max(1, Math.ceil(Number(value) / 1000)) },
+          `Every ${provider} account is at its usage limit until ${resetsAt}; try again then`,
+          { retryAfterS: Math.max(1, Math.ceil(Number(value) / 1000)), details: { resets_at: resetsAt } },
         );
       }
       throw refusal(verdict!, value ?? '0', now);

@@ -92,6 +92,79 @@ const sentinels = list([]).transform((entries, ctx) => {
   }
   return out;
 });
+/** What an account name may look like (as API key names): it is part of Redis key names. */
+export const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,50}$/;
+
+/** One logged-in CLI account a worker serves: its config directory and its own concurrency. */
+export interface AccountSpec {
+  name: string;
+  /** CLAUDE_CONFIG_DIR (claude) or CODEX_HOME (codex) of the account; absolute. */
+  dir: string;
+  /** Parallel runs on this account per worker (absent: WORKER_CONCURRENCY_<PROVIDER>). */
+  concurrency?: number;
+}
+
+/**
+ * CLAUDE_ACCOUNTS / CODEX_ACCOUNTS: `name=/abs/dir[:N],...`; unset = the worker's own login as
+ * one account named `default` (an empty list here).
+ */
+const accounts = (name: string) =>
+  list([]).transform((entries, ctx) => {
+    const out: AccountSpec[] = [];
+    for (const entry of entries) {
+      const m = /^([^=]+)=(\/.*?)(?::(\d+))?$/.exec(entry);
+      const n = m?.[3] === undefined ? undefined : Number(m[3]);
+      if (!m || !ACCOUNT_NAME.test(m[1]!) || (n !== undefined && (n < 1 || n > 256))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} entries must be name=/absolute/dir or name=/absolute/dir:N (N 1-256; name 1-50 of A-Z a-z 0-9 _ -) (got "${entry}")`,
+        });
+        return z.NEVER;
+      }
+      if (out.some((a) => a.name === m[1])) {
+        ctx.addIssue({ code: 'custom', message: `${name} names account "${m[1]}" twice` });
+        return z.NEVER;
+      }
+      out.push({ name: m[1]!, dir: m[2]!, ...(n === undefined ? {} : { concurrency: n }) });
+    }
+    return out;
+  });
+
+/** One account's monthly credit; `account` `*` = every account without its own entry. */
+export interface AccountCreditSpec {
+  account: string;
+  usd: number;
+}
+
+/**
+ * CLAUDE_ACCOUNT_CREDIT_USD: `name=usd,...`; a bare amount applies to every account without its
+ * own (account `*`).
+ */
+const credits = (name: string) =>
+  list([]).transform((entries, ctx) => {
+    const out: AccountCreditSpec[] = [];
+    for (const entry of entries) {
+      const m = /^(?:([^=]+)=)?(\d+(?:\.\d+)?)$/.exec(entry);
+      if (!m || (m[1] !== undefined && !ACCOUNT_NAME.test(m[1]))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} entries must be name=usd or a bare amount in US dollars (got "${entry}")`,
+        });
+        return z.NEVER;
+      }
+      out.push({ account: m[1] ?? '*', usd: Number(m[2]) });
+    }
+    return out;
+  });
+
+/** A share in (0, 1]; unset = undefined. */
+const share = (name: string) => {
+  const error = `${name} must be a number above 0 and at most 1`;
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error }).gt(0, { error }).max(1, { error }).optional(),
+  );
+};
 
 /** Where a model name of the /v1 API goes: a provider and the model its CLI runs. */
 export interface ModelRoute {
@@ -191,6 +264,15 @@ const baseSchema = z.object({
   JOB_RETENTION_COUNT: int('JOB_RETENTION_COUNT', 10, 1_000_000, 10_000),
   JOB_ATTEMPTS: int('JOB_ATTEMPTS', 1, 20, 3),
   JOB_BACKOFF_MS: int('JOB_BACKOFF_MS', 0, MAX_MS, 2_000),
+  // Share of each retry delay drawn at random (0 = none): retries of many jobs spread out.
+  JOB_BACKOFF_JITTER: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'JOB_BACKOFF_JITTER must be a number 0-1' })
+      .min(0, { error: 'JOB_BACKOFF_JITTER must be a number 0-1' })
+      .max(1, { error: 'JOB_BACKOFF_JITTER must be a number 0-1' })
+      .default(0.5),
+  ),
 
   // Worker
   WORKER_PROVIDERS: providers,
@@ -212,6 +294,8 @@ const baseSchema = z.object({
   WARM_POOL_MAX_RSS_MB: int('WARM_POOL_MAX_RSS_MB', 1, 1_048_576, 1_024),
   // A process left waiting this long (ms) is killed.
   WARM_POOL_IDLE_MS: int('WARM_POOL_IDLE_MS', 1_000, MAX_MS, 300_000),
+  // How often a worker re-reads its accounts' holds (and probes an account whose reset passed).
+  ACCOUNT_HOLD_POLL_MS: int('ACCOUNT_HOLD_POLL_MS', 100, 600_000, 1_000),
 
   // Claude
   CLAUDE_BIN: str('claude'),
@@ -221,6 +305,9 @@ const baseSchema = z.object({
   CLAUDE_MAX_BUFFER_BYTES: int('CLAUDE_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
   CLAUDE_CODE_MAX_RETRIES: int('CLAUDE_CODE_MAX_RETRIES', 0, 20, 2),
   CLAUDE_COST_BOUND_USD: usd('CLAUDE_COST_BOUND_USD', 1_000, 1),
+  CLAUDE_ACCOUNTS: accounts('CLAUDE_ACCOUNTS'),
+  CLAUDE_ACCOUNT_CREDIT_USD: credits('CLAUDE_ACCOUNT_CREDIT_USD'),
+  CLAUDE_ACCOUNT_CREDIT_STOP_SHARE: share('CLAUDE_ACCOUNT_CREDIT_STOP_SHARE'),
 
   // Codex
   CODEX_BIN: str('codex'),
@@ -230,6 +317,7 @@ const baseSchema = z.object({
   CODEX_MAX_BUFFER_BYTES: int('CODEX_MAX_BUFFER_BYTES', 1024, 1024 ** 3, 10_485_760),
   CODEX_COST_BOUND_USD: usd('CODEX_COST_BOUND_USD', 1_000, 1),
   CODEX_PRICING_FILE: str('./codex-pricing.json'),
+  CODEX_ACCOUNTS: accounts('CODEX_ACCOUNTS'),
 
   // OpenAI- and Anthropic-compatible API (/v1)
   MODEL_ALIASES: modelAliases,

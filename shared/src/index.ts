@@ -18,4 +18,5 @@ export * from './job-events.js';
 export * from './redis-script.js';
 export * from './trace.js';
 export * from './structured-output.js';
-export * from './provider-holds.js';
+export * from './holds.js';
+export * from './account-credit.js';

@@ -42,7 +42,7 @@ export function defaultJobOptions(config: Config): JobsOptions {
   };
   return {
     attempts: config.JOB_ATTEMPTS,
-    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: config.JOB_BACKOFF_JITTER },
     removeOnComplete: retention,
     removeOnFail: retention,
   };
@@ -175,8 +175,9 @@ export const resumeQueue = (queue: GenerateQueue): Promise<void> => queue.resume
 export const isQueuePaused = (queue: GenerateQueue): Promise<boolean> => queue.isPaused();
 
 /**
- * A queue-wide hold: BullMQ's rate limit, which a worker sets when the provider's subscription is
- * exhausted (`Worker.RateLimitError`). How long it still lasts (ms, 0 = none), and lifting it.
+ * A queue-wide hold: BullMQ's rate limit, which workers set while every account of the provider
+ * is held (see holds.ts), so that none spins on the queue. How long it still lasts (ms, 0 = none),
+ * and lifting it.
  */
 export const queueHoldMs = (queue: GenerateQueue): Promise<number> => queue.getRateLimitTtl();
 export async function clearQueueHold(queue: GenerateQueue): Promise<void> {

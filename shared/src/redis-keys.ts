@@ -70,6 +70,15 @@ export function redisKeys(prefix: string) {
     worker: (id: string) => `${prefix}:worker:${id}`,
     /** Hash: fleet-wide metric counters written by settlement (see accounting/fleet-metrics.ts). */
     fleetMetrics: `${prefix}:metrics`,
+    /** Hash: a provider's account holds, account name → JSON `{until, reason, message, setAt}`. */
+    holds: (provider: string) => `${prefix}:holds:${provider}`,
+    /** Sorted set: account name → last heartbeat (ms) of a worker serving it, per provider. */
+    accounts: (provider: string) => `${prefix}:accounts:${provider}`,
+    /** String (with a TTL): one worker is probing the held account now (or did lately). */
+    probeLock: (provider: string, account: string) => `${prefix}:probe:${provider}:${account}`,
+    /** Hash: what one account's CLI runs cost in one UTC month (`YYYY-MM`): cost_micros, runs. */
+    accountSpend: (provider: string, account: string, month: string) =>
+      `${prefix}:account-spend:${provider}:${account}:${month}`,
     /** Counter prefix of one express-rate-limit limiter (`anonymous`, `admin`); the client id follows. */
     rateLimit: (limiter: string) => `${prefix}:rl:${limiter}:`,
     /**

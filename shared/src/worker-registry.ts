@@ -9,6 +9,10 @@ import type { RedisKeys } from './redis-keys.js';
 
 export const HEARTBEAT_TTL_FACTOR = 3;
 
+/** How a CLI account is billed: its subscription login, or an API key (API prices). */
+export const AUTH_MODES = ['subscription', 'api_key', 'unknown'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
 const workerInfoSchema = z.object({
   id: z.string(),
   host: z.string(),
@@ -34,6 +38,22 @@ const workerInfoSchema = z.object({
     .optional(),
   /** `--version` output of each CLI, or null when it could not be read. */
   cliVersions: z.record(z.string(), z.string().nullable()),
+  /**
+   * The accounts served per provider: name, concurrency on this worker, and how its CLI is
+   * billed (`subscription` login, `api_key`, or `unknown` when neither is found).
+   */
+  accounts: z
+    .record(
+      z.string(),
+      z.array(
+        z.object({
+          name: z.string(),
+          concurrency: z.number().int(),
+          authMode: z.enum(AUTH_MODES),
+        }),
+      ),
+    )
+    .optional(),
   startedAt: z.number().int(),
   lastBeat: z.number().int(),
 });

@@ -1,5 +1,6 @@
 /**
- * One worker process: a BullMQ Worker per provider it serves, a heartbeat in the registry, and an
+ * One worker process: a BullMQ Worker per account of each provider it serves (account-gate.ts
+ * pauses an account's Worker while the account is held), a heartbeat in the registry, and an
  * ordered shutdown (stop taking jobs → let running ones finish → past the drain deadline kill
  * the CLIs and hand their jobs back to the queue).
  */
@@ -7,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import {
   closeWithin,
+  createAccountCredit,
+  createHolds,
   createGenerateQueue,
   createGenerateWorker,
   createJobEvents,
@@ -25,6 +28,9 @@ import {
   type RedisKeys,
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
+import { createAccountGate, type AccountGate } from './account-gate.js';
+import { createAccountProbe } from './account-probe.js';
+import { accountAuth, workerAccounts, type WorkerAccount } from './accounts.js';
 import type { CliAdapter } from './cli/adapter.js';
 import { createCliSpawner } from './cli/cli-spawner.js';
 import { sweepOrphans } from './orphans.js';
@@ -103,44 +109,80 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     keys: deps.keys,
     ttlS: config.JOB_RESULT_TTL_S,
   });
-  // Cold spawns and the warm pool (WARM_POOL_*): the one way a job gets its CLI.
-  const spawner = createCliSpawner({ config, baseEnv: deps.baseEnv, logger: log, tmpRoot: deps.tmpRoot });
-  const processor = createGenerateProcessor({
-    settlement,
-    leases,
-    events,
-    adapters: deps.adapters,
+  const holds = createHolds({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
+  const credit = createAccountCredit({ redis: deps.accountingRedis, keys: deps.keys });
+  const accounts = new Map<Provider, WorkerAccount[]>(providers.map((p) => [p, workerAccounts(p, config)]));
+  const auth = new Map(
+    [...accounts.values()].flat().map((a) => [`${a.provider}:${a.name}`, accountAuth(a, deps.baseEnv)]),
+  );
+  // Cold spawns and the warm pool (WARM_POOL_*): the one way a job gets its CLI. Its budget per
+  // provider is the sum of that provider's account concurrencies (running + waiting stay within it).
+  const spawner = createCliSpawner({
     config,
-    spawner,
+    baseEnv: deps.baseEnv,
     logger: log,
-    holdQueue: (p, ms) => queueFor(p).rateLimit(ms),
-    trace: config.TRACE_STAGES,
+    tmpRoot: deps.tmpRoot,
+    concurrency: (p) => (accounts.get(p) ?? []).reduce((sum, a) => sum + a.concurrency, 0),
   });
-  const counted: typeof processor = async (job, token, signal) => {
-    const jobId = job.id!;
-    running.add(jobId);
-    try {
-      return await processor(job, token, signal);
-    } finally {
-      running.delete(jobId);
-    }
-  };
 
-  const concurrency = (p: Provider) =>
-    p === 'claude' ? config.WORKER_CONCURRENCY_CLAUDE : config.WORKER_CONCURRENCY_CODEX;
-  const workers: GenerateWorker[] = providers.map((p) => {
-    const w = createGenerateWorker(p, counted, {
-      connection: deps.workerRedis,
-      prefix: deps.keys.prefix,
-      concurrency: concurrency(p),
-      lockDurationMs: config.WORKER_LOCK_DURATION_MS,
-      stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
-      onStalledOut: (job, reason) => void settleStalled(job, reason),
+  const counted =
+    (processor: ReturnType<typeof createGenerateProcessor>): typeof processor =>
+    async (job, token, signal) => {
+      const jobId = job.id!;
+      running.add(jobId);
+      try {
+        return await processor(job, token, signal);
+      } finally {
+        running.delete(jobId);
+      }
+    };
+
+  const gates = new Map<Provider, AccountGate>();
+  const workers: GenerateWorker[] = [];
+  for (const p of providers) {
+    const adapter = deps.adapters[p]!;
+    const gate = createAccountGate({
+      provider: p,
+      accounts: accounts.get(p)!,
+      holds,
+      credit,
+      queue: queueFor(p),
+      redis: deps.redis,
+      keys: deps.keys,
+      config,
+      probe: createAccountProbe({ adapter, config, baseEnv: deps.baseEnv, tmpRoot: deps.tmpRoot }),
+      probeTimeoutMs:
+        (p === 'claude' ? config.CLAUDE_TIMEOUT_MS : config.CODEX_TIMEOUT_MS) + 2 * config.KILL_GRACE_MS,
+      logger: log,
     });
-    w.on('error', (err) => log.warn({ err, provider: p }, 'worker error'));
-    w.on('failed', (job, err) => log.debug({ jobId: job?.id, err }, 'job failed'));
-    return w;
-  });
+    gates.set(p, gate);
+    for (const account of accounts.get(p)!) {
+      const processor = createGenerateProcessor({
+        settlement,
+        leases,
+        events,
+        adapters: deps.adapters,
+        config,
+        spawner,
+        logger: log,
+        account,
+        gate: gate.handle(account.name),
+        trace: config.TRACE_STAGES,
+      });
+      const w = createGenerateWorker(p, counted(processor), {
+        connection: deps.workerRedis,
+        prefix: deps.keys.prefix,
+        concurrency: account.concurrency,
+        lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+        stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+        onStalledOut: (job, reason) => void settleStalled(job, reason),
+      });
+      w.on('error', (err) => log.warn({ err, provider: p, account: account.name }, 'worker error'));
+      w.on('failed', (job, err) => log.debug({ jobId: job?.id, err }, 'job failed'));
+      gate.attach(account.name, w);
+      workers.push(w);
+    }
+  }
 
   async function settleStalled(job: GenerateJob, reason: string): Promise<void> {
     const parsed = generateJobDataSchema.safeParse(job.data);
@@ -152,8 +194,27 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     }
   }
 
+  /** A provider's parallel runs in this worker: its accounts' together. */
+  const concurrency = (p: Provider) => accounts.get(p)!.reduce((n, a) => n + a.concurrency, 0);
+  const accountInfo = (p: Provider) =>
+    accounts.get(p)!.map((a) => ({
+      name: a.name,
+      concurrency: a.concurrency,
+      authMode: auth.get(`${p}:${a.name}`)!.mode,
+    }));
+
   const beat = async () => {
     try {
+      const now = Date.now();
+      await Promise.all(
+        providers.map((p) =>
+          holds.announce(
+            p,
+            accounts.get(p)!.map((a) => a.name),
+            now,
+          ),
+        ),
+      );
       await registry.beat({
         id,
         host: deps.hostname,
@@ -164,8 +225,9 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
         activeJobs: [...running],
         warmPool: spawner.stats(),
         cliVersions: deps.cliVersions,
+        accounts: Object.fromEntries(providers.map((p) => [p, accountInfo(p)])),
         startedAt,
-        lastBeat: Date.now(),
+        lastBeat: now,
       });
     } catch (err) {
       log.warn({ err }, 'heartbeat failed');
@@ -179,6 +241,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       clearInterval(heartbeat);
       // No warm start from here on (jobs finishing in the drain would ask for one); kill the waiting.
       const warmClosed = spawner.close();
+      await Promise.all([...gates.values()].map((g) => g.close()));
       await closeWithin(() => deps.subscriberRedis.unsubscribe(), 1_000);
       const drainMs = opts.drainMs ?? config.SHUTDOWN_TIMEOUT_MS;
       log.info({ active: running.size, drainMs }, 'worker closing');
@@ -215,6 +278,17 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     providers,
     async start() {
       sweepOrphans(deps.tmpRoot ?? tmpdir(), log);
+      for (const [p, list] of accounts) {
+        for (const a of list) {
+          const { mode, warning } = auth.get(`${p}:${a.name}`)!;
+          log.info({ provider: p, account: a.name, authMode: mode, concurrency: a.concurrency }, 'account');
+          // Loud on purpose: an API key silently turns subscription runs into API-priced ones.
+          if (warning) log.warn({ provider: p, account: a.name, authMode: mode }, `WARNING: ${warning}`);
+        }
+      }
+      // Accounts already held (by another box, or before a restart) start paused.
+      await redisReady(deps.redis);
+      await Promise.all([...gates.values()].map((g) => g.refresh()));
       for (const w of workers) {
         w.run().catch((err: unknown) => log.error({ err }, 'worker stopped'));
       }
@@ -239,6 +313,7 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
       await beat();
       heartbeat = setInterval(() => void beat(), config.WORKER_HEARTBEAT_MS);
       heartbeat.unref();
+      for (const g of gates.values()) g.start();
       log.info({ providers, cliVersions: deps.cliVersions }, 'worker started');
     },
     close,

@@ -4,7 +4,9 @@
  * mapped onto BullMQ's outcomes:
  * - answer → return value; fatal failure → UnrecoverableError (no retry);
  * - transient failure → plain Error (BullMQ retries with backoff, bounded by `attempts`);
- * - subscription exhausted → the provider's queue is held and the job goes back to wait;
+ * - account exhausted (usage limit, spent credit) → the account is held (account-gate.ts) and the
+ *   job goes back to wait, for another account or after the reset (it uses no attempt);
+ * - the account is held already (a job fetched just as it was held) → back to wait, unrun;
  * - key at its concurrency limit → the job waits a second (delayed);
  * - worker shutting down → the job goes back to wait for another worker.
  * The job is settled once, when it is over (answer, fatal failure, last attempt); runs before
@@ -21,12 +23,12 @@ import {
   STAGE_TRACE_MSG,
   UnrecoverableError,
   WaitingError,
-  Worker,
   ZERO_USAGE,
   type Config,
   type ErrorType,
   type GenerateJob,
   type GenerateProcessor,
+  type HoldReason,
   type JobEnd,
   type JobEvents,
   type Leases,
@@ -36,6 +38,7 @@ import {
   type SettledJob,
   type Settlement,
 } from '@cli-bridge/shared';
+import type { WorkerAccount } from './accounts.js';
 import type { CliAdapter } from './cli/adapter.js';
 import { CliFailure } from './cli/cli-failure.js';
 import type { CliSpawner } from './cli/cli-spawner.js';
@@ -58,11 +61,23 @@ export interface ProcessorDeps {
   settlement: Settlement;
   leases: Leases;
   events: JobEvents;
-  /** Holds the provider's queue for `ms` (subscription exhausted). */
-  holdQueue(provider: Provider, ms: number): Promise<void>;
+  /** The account whose CLI login this processor runs (its config directory goes in the env). */
+  account: WorkerAccount;
+  /** That account's hold state and spend (see account-gate.ts). */
+  gate: AccountGateHandle;
   now?: () => number;
   /** TRACE_STAGES: log each job's stage marks (one info line, in the job's log context). */
   trace?: boolean;
+}
+
+/** What the processor needs of its account's gate. */
+export interface AccountGateHandle {
+  /** The account is on hold now (its jobs go back to the queue unrun). */
+  isHeld(): boolean;
+  /** Puts the account on hold (shared through Redis) and stops this worker taking jobs on it. */
+  hold(h: { until: number; reason: HoldReason; message?: string }): Promise<void>;
+  /** Adds a run's cost to the account's month (the Agent SDK credit). Never throws. */
+  spent(costMicros: number): Promise<void>;
 }
 
 export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor {
@@ -132,6 +147,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       jobId: job.id,
       requestId: data.requestId,
       provider: data.provider,
+      account: deps.account.name,
       attempt: job.attemptsMade + 1,
     });
     const adapter = deps.adapters[data.provider];
@@ -140,10 +156,16 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         encodeFailure('unavailable', `this worker does not serve ${data.provider}`),
       );
     }
+    if (deps.gate.isHeld()) {
+      // Fetched just as its account was held: another account, or the reset, will run it.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
 
-    const cli = await deps.spawner.open(adapter, data);
+    // The account's config directory goes to the CLI as data: it reads that login (and config).
+    const cli = await deps.spawner.open(adapter, data, deps.account);
     try {
       const inv = cli.invocation;
       trace?.mark('scratch');
@@ -232,15 +254,22 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
           durationMs: run.durationMs,
           firstTokenMs,
         };
+        await deps.gate.spent(spent.costMicros);
         if (err.kind === 'usage_limit') {
+          // Not the caller's failure: the run's usage (none, as a rule) is added, the job waits.
           await settle(settled, spent, log);
-          const holdMs = Math.max(
-            1_000,
-            (err.opts.resetAt ?? now() + deps.config.USAGE_LIMIT_COOLDOWN_MS) - now(),
+          const until = Math.max(
+            now() + 1_000,
+            err.opts.resetAt ?? now() + deps.config.USAGE_LIMIT_COOLDOWN_MS,
           );
-          log.warn({ holdMs }, 'subscription usage limit reached; holding the queue');
-          await deps.holdQueue(data.provider, holdMs);
-          throw Worker.RateLimitError();
+          const reason = err.opts.holdReason ?? 'usage_limit';
+          log.warn(
+            { until: new Date(until).toISOString(), reason },
+            'account usage limit reached; holding the account, the job goes back to the queue',
+          );
+          await deps.gate.hold({ until, reason, message: err.message });
+          await job.moveToWait(token);
+          throw new WaitingError();
         }
         log.warn({ kind: err.kind, type: err.type, err }, 'cli failed');
         // A retry after streamed text would repeat it: once text went out, a failure is final.
@@ -251,6 +280,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         throw new Error(encodeFailure(err.type, err.message));
       }
 
+      await deps.gate.spent(result.cost_micros);
       await settle(
         settled,
         { usage: result.usage, costMicros: result.cost_micros, durationMs: run.durationMs, firstTokenMs },

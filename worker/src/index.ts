@@ -14,3 +14,6 @@ export * from './cli/warm-pool.js';
 export * from './cli/proc-rss.js';
 export * from './cli/group-reaper.js';
 export * from './orphans.js';
+export * from './accounts.js';
+export * from './account-gate.js';
+export * from './account-probe.js';

@@ -1,4 +1,4 @@
-import { BridgeError, PROVIDERS, type Provider } from '@cli-bridge/shared';
+import { ACCOUNT_NAME, BridgeError, PROVIDERS, type Provider } from '@cli-bridge/shared';
 import { Router } from 'express';
 import type { AppDeps } from '../deps.js';
 
@@ -8,6 +8,17 @@ export function providerParam(raw: string | string[] | undefined): Provider {
   if (!(PROVIDERS as readonly string[]).includes(name))
     throw new BridgeError('not_found', `No provider named "${name}" (known: ${PROVIDERS.join(', ')})`);
   return name as Provider;
+}
+
+/** `?account=`: an account name, or absent (every account). */
+function accountQuery(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !ACCOUNT_NAME.test(raw)) {
+    throw new BridgeError('invalid_request', 'account must be 1-50 of A-Z a-z 0-9 _ -', {
+      details: { field: 'account' },
+    });
+  }
+  return raw;
 }
 
 /** Queues (counts, pause/resume, holds) and workers (mounted under /admin, behind the admin check). */
@@ -24,8 +35,10 @@ export function adminQueueRoutes({ services }: AppDeps): Router {
   r.post('/queues/:provider/resume', async (req, res) => {
     res.json(await queues.resume(providerParam(req.params.provider)));
   });
+  // ?account=name lifts that account's hold only; without it, every account's.
   r.post('/queues/:provider/clear-hold', async (req, res) => {
-    res.json(await queues.clearHold(providerParam(req.params.provider)));
+    const provider = providerParam(req.params.provider);
+    res.json(await queues.clearHold(provider, accountQuery(req.query.account)));
   });
 
   r.get('/workers', async (_req, res) => {

@@ -1,6 +1,7 @@
 /**
- * The admin view of the providers' queues: job counts, paused or not, live workers and the hold;
- * pause, resume and lifting a hold. Framework-neutral: plain values in and out.
+ * The admin view of the providers' queues: job counts, paused or not, live workers, the
+ * provider-wide hold (every account held) and each account's hold and credit; pause, resume and
+ * lifting holds. Framework-neutral: plain values in and out.
  */
 import {
   isQueuePaused,
@@ -13,7 +14,7 @@ import {
   type Provider,
   type WorkerRegistry,
 } from '@cli-bridge/shared';
-import type { Hold, Holds } from './holds.service.js';
+import type { AccountView, AdminHolds, Hold } from './holds.service.js';
 
 export interface QueueEntry {
   provider: Provider;
@@ -21,25 +22,29 @@ export interface QueueEntry {
   paused: boolean;
   /** Live workers serving the provider. */
   workers: number;
+  /** Set while every account of the provider is held: the earliest reset. */
   hold: Hold | null;
+  /** Each account served (or held), with its hold and Agent SDK credit. */
+  accounts: AccountView[];
 }
 
 export interface AdminQueuesDeps {
   queues: Record<Provider, GenerateQueue>;
   registry: WorkerRegistry;
-  holds: Holds;
+  holds: AdminHolds;
 }
 
 export function createAdminQueues(deps: AdminQueuesDeps) {
   async function entry(provider: Provider): Promise<QueueEntry> {
     const queue = deps.queues[provider];
-    const [counts, paused, hold, live] = await Promise.all([
+    const [counts, paused, hold, accounts, live] = await Promise.all([
       queueCounts(queue),
       isQueuePaused(queue),
       deps.holds.read(provider),
+      deps.holds.accounts(provider),
       deps.registry.liveCount(provider),
     ]);
-    return { provider, counts, paused, workers: live, hold };
+    return { provider, counts, paused, workers: live, hold, accounts };
   }
 
   return {
@@ -55,8 +60,9 @@ export function createAdminQueues(deps: AdminQueuesDeps) {
       await resumeQueue(deps.queues[provider]);
       return entry(provider);
     },
-    async clearHold(provider: Provider): Promise<QueueEntry> {
-      await deps.holds.clear(provider);
+    /** Lifts one account's hold, or every account's when `account` is absent. */
+    async clearHold(provider: Provider, account?: string): Promise<QueueEntry> {
+      await deps.holds.clear(provider, account);
       return entry(provider);
     },
   };

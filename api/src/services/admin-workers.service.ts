@@ -3,7 +3,7 @@
  * its last beat is older than two heartbeat intervals while its record (kept three intervals) has
  * not expired yet: it is probably gone, or its event loop or Redis is struggling.
  */
-import type { WorkerRegistry } from '@cli-bridge/shared';
+import type { WorkerInfo, WorkerRegistry } from '@cli-bridge/shared';
 
 /** Beats a worker may miss before it is called stale. */
 const STALE_AFTER_BEATS = 2;
@@ -17,6 +17,8 @@ export interface WorkerView {
   active: number;
   active_jobs: string[];
   cli_versions: Record<string, string | null>;
+  /** Per provider: each account's name, concurrency and auth mode (`subscription`, `api_key`, `unknown`). */
+  accounts: NonNullable<WorkerInfo['accounts']>;
   started_at: string;
   last_beat: string;
   stale: boolean;
@@ -45,6 +47,7 @@ export function createAdminWorkers(deps: {
           active: w.active,
           active_jobs: w.activeJobs,
           cli_versions: w.cliVersions,
+          accounts: w.accounts ?? {},
           started_at: new Date(w.startedAt).toISOString(),
           last_beat: new Date(w.lastBeat).toISOString(),
           stale: now - w.lastBeat > STALE_AFTER_BEATS * deps.heartbeatMs,

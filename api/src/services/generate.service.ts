@@ -19,18 +19,20 @@ import {
   type GenerateResponse,
   type Provider,
   type StageTrace,
+  type Holds,
 } from '@cli-bridge/shared';
 import type { ApiClients } from './clients.js';
 import type { JobWaiters } from './job-waiters.js';
 import { resolveModel } from './model-policy.js';
 import { waitForReplicas } from './replica-wait.js';
 
-/** How long a provider's queue-hold reading is reused (ms). */
+/** How often a sync wait re-reads its provider's holds, and how long a reading is shared (ms). */
 const HOLD_CACHE_MS = 1_000;
 
 export interface GenerateServiceDeps extends Pick<ApiClients, 'config' | 'queues' | 'pricing'> {
   admission: Admission;
   waiters: JobWaiters;
+  holds: Holds;
 }
 
 export interface SubmitInput {
@@ -54,17 +56,16 @@ export interface SubmitInput {
 export function createGenerateService(deps: GenerateServiceDeps) {
   const { config } = deps;
 
-  // A provider's queue hold (subscription exhausted) lasts minutes to hours: reading it once a
-  // second per API process is plenty. Worker liveness is checked in the admission script.
-  const holds = new Map<Provider, { readAt: number; heldMs: number }>();
-  async function heldMs(provider: Provider): Promise<number> {
+  // Whether every account of a provider is held, and until when: read for the sync requests
+  // waiting on a provider at most once a second per API process, however many they are.
+  const readings = new Map<Provider, { readAt: number; until: number | undefined }>();
+  async function exhaustedUntil(provider: Provider, notBefore: number): Promise<number | undefined> {
+    const cached = readings.get(provider);
+    if (cached && cached.readAt >= notBefore) return cached.until;
     const now = Date.now();
-    const cached = holds.get(provider);
-    if (cached && now - cached.readAt < HOLD_CACHE_MS)
-      return Math.max(0, cached.heldMs - (now - cached.readAt));
-    const ms = await deps.queues[provider].getRateLimitTtl();
-    holds.set(provider, { readAt: now, heldMs: ms });
-    return ms;
+    const until = (await deps.holds.exhausted(provider, now))?.until;
+    readings.set(provider, { readAt: now, until });
+    return until;
   }
 
   /**
@@ -78,7 +79,8 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const { keyId, keyName } = input.caller;
     const admitted = await deps.admission.admit(input.caller, input.provider, jobId, {
       workerTtlMs: sync ? config.WORKER_HEARTBEAT_MS * HEARTBEAT_TTL_FACTOR : 0,
-      heldMs: sync ? await heldMs(input.provider) : 0,
+      // A sync caller would only time out while every account is held past its wait.
+      waitMs: sync ? config.SYNC_WAIT_TIMEOUT_MS : 0,
     });
     const { reservedMicros } = admitted;
     input.onAdmitted?.(admitted);
@@ -134,9 +136,23 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       wait.cancel();
       throw err;
     }
-    const end = await wait.ended;
+    const exhausted = watchExhausted(input.provider, Date.now() + timeoutMs);
+    const end = await Promise.race([wait.ended, exhausted.found]);
+    exhausted.stop();
     input.trace?.mark('ended');
     const details = { job_id: jobId };
+    if (end.status === 'exhausted') {
+      wait.cancel();
+      const resetsAt = new Date(end.until).toISOString();
+      throw new BridgeError(
+        'provider_exhausted',
+        `Every ${input.provider} account is at its usage limit until ${resetsAt}; the job waits and runs then: poll GET /jobs/${jobId} for its result`,
+        {
+          details: { ...details, resets_at: resetsAt },
+          retryAfterS: Math.max(1, Math.ceil((end.until - Date.now()) / 1000)),
+        },
+      );
+    }
     switch (end.status) {
       case 'completed': {
         const parsed = generateResultSchema.safeParse(end.value);
@@ -164,6 +180,33 @@ export function createGenerateService(deps: GenerateServiceDeps) {
       default:
         throw new Error(`unknown job end ${JSON.stringify(end satisfies never)}`);
     }
+  }
+
+  /**
+   * While a sync request waits: found once every account of the provider is held until after
+   * the request's deadline (it would only time out), read every HOLD_CACHE_MS.
+   */
+  function watchExhausted(provider: Provider, deadline: number) {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const started = Date.now();
+    const found = new Promise<{ status: 'exhausted'; until: number }>((resolve) => {
+      // The first reading is newer than the request; later ones may be shared, up to a second old.
+      const check = async (notBefore: number) => {
+        const until = await exhaustedUntil(provider, notBefore).catch(() => undefined);
+        if (stopped) return;
+        if (until !== undefined && until > deadline) return resolve({ status: 'exhausted', until });
+        timer = setTimeout(() => void check(Date.now() - HOLD_CACHE_MS), HOLD_CACHE_MS);
+      };
+      void check(started);
+    });
+    return {
+      found,
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   return { submit, run };

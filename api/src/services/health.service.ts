@@ -1,12 +1,12 @@
-import { PROVIDERS, type GenerateQueue, type Provider, type WorkerRegistry } from '@cli-bridge/shared';
+import { PROVIDERS, type Holds, type Provider, type WorkerRegistry } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 
 export interface ProviderReadiness {
   /** Live workers serving the provider. */
   workers: number;
-  /** A generate request for it would be served now: a worker is live and it is not on hold. */
+  /** A generate request for it would be served now: a worker is live and not every account is held. */
   ready: boolean;
-  /** Set while the subscription's usage limit holds its queue: when the hold ends (ISO time). */
+  /** Set while every account of the provider is held: when the first hold ends (ISO time). */
   held_until?: string;
 }
 
@@ -17,26 +17,21 @@ export interface Readiness {
   providers: Partial<Record<Provider, ProviderReadiness>>;
 }
 
-export function createHealthService(deps: {
-  redis: Redis;
-  registry: WorkerRegistry;
-  queues: Record<Provider, GenerateQueue>;
-}) {
+export function createHealthService(deps: { redis: Redis; registry: WorkerRegistry; holds: Holds }) {
   return {
     /** `ok` while Redis answers; each provider says whether it can serve right now. */
     async readiness(): Promise<Readiness> {
       try {
         await deps.redis.ping();
-        const [live, holds] = await Promise.all([
+        const [live, exhausted] = await Promise.all([
           deps.registry.liveProviders(),
-          Promise.all(PROVIDERS.map((p) => deps.queues[p].getRateLimitTtl())),
+          Promise.all(PROVIDERS.map((p) => deps.holds.exhausted(p))),
         ]);
-        const now = Date.now();
         const providers: Readiness['providers'] = {};
         PROVIDERS.forEach((p, i) => {
-          const heldMs = holds[i]!;
-          const state: ProviderReadiness = { workers: live[p], ready: live[p] > 0 && heldMs <= 0 };
-          if (heldMs > 0) state.held_until = new Date(now + heldMs).toISOString();
+          const held = exhausted[i];
+          const state: ProviderReadiness = { workers: live[p], ready: live[p] > 0 && !held };
+          if (held) state.held_until = new Date(held.until).toISOString();
           providers[p] = state;
         });
         return { status: 'ok', redis: 'up', providers };

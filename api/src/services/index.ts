@@ -1,6 +1,8 @@
 import {
   admissionSettings,
+  createAccountCredit,
   createAdmission,
+  createHolds,
   createJobEvents,
   createLeases,
   createSettlement,
@@ -17,7 +19,7 @@ import type { ApiClients } from './clients.js';
 import { createEventHub } from './event-hub.js';
 import { createGenerateService } from './generate.service.js';
 import { createHealthService } from './health.service.js';
-import { createHolds } from './holds.service.js';
+import { createAdminHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
@@ -46,7 +48,8 @@ export function createApiServices(c: ApiClients) {
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
   const waiters = createJobWaiters(c.queueEvents);
-  const generate = createGenerateService({ ...c, admission, waiters });
+  const holds = createHolds({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
+  const generate = createGenerateService({ ...c, admission, waiters, holds });
   const sessions = createSessionStore({ redis, keys, ttlMs: config.DASHBOARD_SESSION_TTL_MS });
   const jobs = createJobsService({
     ...c,
@@ -55,12 +58,21 @@ export function createApiServices(c: ApiClients) {
     events,
     idempotency: createIdempotency({ redis, keys }),
     waiters,
+    holds,
+  });
+  const adminHolds = createAdminHolds({
+    holds,
+    credit: createAccountCredit({ redis, keys }),
+    queues: c.queues,
+    config,
   });
   return {
     keyStore: createKeyStore({ redis, keys }),
     generate,
     jobs,
-    health: createHealthService({ redis, registry, queues: c.queues }),
+    health: createHealthService({ redis, registry, holds }),
+    /** Account holds (usage limits, spent credits) per provider. */
+    holds,
     leases: createLeases({ redis, keys }),
     logs: {
       read: (opts: { keyId?: string; limit: number }) => readLogs(redis, keys, opts),
@@ -68,11 +80,17 @@ export function createApiServices(c: ApiClients) {
     },
     registry,
     /** The admin API beyond keys and logs: queues, any key's jobs, workers, stats. */
-    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: createHolds(c.queues) }),
+    adminQueues: createAdminQueues({ queues: c.queues, registry, holds: adminHolds }),
     adminJobs: createAdminJobs({ ...c, admission, jobs, waiters }),
     adminWorkers: createAdminWorkers({ registry, heartbeatMs: config.WORKER_HEARTBEAT_MS }),
     adminStats: createAdminStats({ redis, keys }),
-    metrics: createMetricsService({ redis, keys, queues: c.queues, registry }),
+    metrics: createMetricsService({
+      redis,
+      keys,
+      queues: c.queues,
+      registry,
+      accounts: (p) => adminHolds.accounts(p),
+    }),
     /** The Codex price table (the /v1 model list offers priced models). */
     pricing: c.pricing,
     waiters,

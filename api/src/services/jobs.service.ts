@@ -16,6 +16,7 @@ import {
   type GenerateJob,
   type GenerateRequest,
   type GenerateResponse,
+  type Holds,
   type JobEvents,
   type Provider,
   type Settlement,
@@ -43,8 +44,10 @@ export interface JobView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  /** 1 = next to run; only while queued. */
+  /** 1 = next to run; only while queued (or waiting for a reset). */
   queue_position?: number;
+  /** `waiting_for_reset`: when the first of the provider's held accounts resets (ISO time). */
+  resets_at?: string;
   result?: GenerateResponse;
   error?: { type: string; message: string };
 }
@@ -66,6 +69,7 @@ export interface JobsServiceDeps extends Pick<ApiClients, 'config' | 'redis' | '
   events: JobEvents;
   idempotency: Idempotency;
   waiters: JobWaiters;
+  holds: Holds;
 }
 
 /** A status-filtered page reads at most this many times `limit` of the key's jobs. */
@@ -106,7 +110,7 @@ export function createJobsService(deps: JobsServiceDeps) {
   async function viewOf(
     loaded: GenerateJob,
     provider: Provider,
-    opts = { position: true },
+    opts: { position: boolean; exhausted?: Holds['exhausted'] } = { position: true },
   ): Promise<JobView> {
     const id = loaded.id!;
     const state = await loaded.getState();
@@ -138,7 +142,12 @@ export function createJobsService(deps: JobsServiceDeps) {
     if (state === 'active') return { ...base, status: 'running' };
     const view: JobView = { ...base, status: 'queued', started_at: null, finished_at: null };
     if (state === 'waiting' || state === 'prioritized') {
-      if ((await deps.queues[provider].getRateLimitTtl()) > 0) view.status = 'waiting_for_reset';
+      // Every account of the provider is held: the job runs after the first reset.
+      const exhausted = await (opts.exhausted ?? deps.holds.exhausted)(provider);
+      if (exhausted) {
+        view.status = 'waiting_for_reset';
+        view.resets_at = new Date(exhausted.until).toISOString();
+      }
       const position = opts.position ? await waitListPosition(deps.queues[provider], redis, id) : undefined;
       if (position !== undefined) view.queue_position = position;
     }
@@ -235,11 +244,17 @@ export function createJobsService(deps: JobsServiceDeps) {
       const start = opts.cursor ?? 0;
       const scan = opts.status ? opts.limit * LIST_SCAN_FACTOR : opts.limit;
       const ids = await redis.zrevrange(idx, start, start + scan - 1);
+      // Whether a provider's accounts are all held is read once per page, not once per job.
+      const readings = new Map<Provider, ReturnType<Holds['exhausted']>>();
+      const exhausted = (p: Provider) => {
+        if (!readings.has(p)) readings.set(p, deps.holds.exhausted(p));
+        return readings.get(p)!;
+      };
       const views = await Promise.all(
         ids.map(async (id) => {
           const provider = providerOfJobId(id);
           const job = provider && (await deps.queues[provider].getJob(id));
-          if (job && provider) return viewOf(job, provider, { position: false });
+          if (job && provider) return viewOf(job, provider, { position: false, exhausted });
           const raw = await redis.get(keys.jobTombstone(id));
           return raw ? tombView(JSON.parse(raw) as Tombstone) : undefined; // expired: skipped
         }),

@@ -12,17 +12,16 @@
 import {
   PROVIDERS,
   readFleetMetrics,
-  readProviderHolds,
   type FleetHistogramSample,
   type FleetMetrics,
   type GenerateQueue,
   type Provider,
-  type ProviderHold,
   type RedisKeys,
   type WorkerRegistry,
   FLEET_HISTOGRAMS,
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
+import type { AccountView } from './holds.service.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Queue states reported per provider. */
@@ -35,7 +34,8 @@ interface Snapshot {
   fleet: FleetMetrics;
   queues: Record<Provider, Record<string, number>>;
   workers: Record<Provider, number>;
-  holds: ProviderHold[];
+  /** Each provider's accounts, with their hold and (Claude) credit. */
+  accounts: (AccountView & { provider: Provider })[];
 }
 
 /**
@@ -77,6 +77,8 @@ export interface MetricsDeps {
   keys: RedisKeys;
   queues: Record<Provider, GenerateQueue>;
   registry: WorkerRegistry;
+  /** A provider's accounts with their holds and credits (the admin holds service). */
+  accounts(provider: Provider): Promise<AccountView[]>;
 }
 
 /** What one finished HTTP request adds to this process's metrics. */
@@ -207,8 +209,8 @@ export function createMetricsService(deps: MetricsDeps) {
     registers,
     collect() {
       this.reset();
-      for (const h of snap?.holds ?? [])
-        this.set({ provider: h.provider, account: h.account }, h.heldMs > 0 ? 1 : 0);
+      for (const a of snap?.accounts ?? [])
+        this.set({ provider: a.provider, account: a.name }, a.hold ? 1 : 0);
     },
   });
   new Gauge({
@@ -218,26 +220,48 @@ export function createMetricsService(deps: MetricsDeps) {
     registers,
     collect() {
       this.reset();
-      const now = Date.now();
-      for (const h of snap?.holds ?? [])
+      for (const a of snap?.accounts ?? [])
         this.set(
-          { provider: h.provider, account: h.account },
-          h.heldMs > 0 ? Math.round((now + h.heldMs) / 1000) : 0,
+          { provider: a.provider, account: a.name },
+          a.hold ? Math.round(Date.parse(a.hold.until) / 1000) : 0,
         );
+    },
+  });
+  new Gauge({
+    name: 'cli_bridge_account_credit_spent_usd',
+    help: 'What a Claude account’s CLI runs cost this UTC month (drawn from its Agent SDK credit)',
+    labelNames: ['provider', 'account'],
+    registers,
+    collect() {
+      this.reset();
+      for (const a of snap?.accounts ?? [])
+        if (a.credit) this.set({ provider: a.provider, account: a.name }, a.credit.spent_usd);
+    },
+  });
+  new Gauge({
+    name: 'cli_bridge_account_credit_usd',
+    help: 'A Claude account’s configured monthly Agent SDK credit (only for accounts that have one)',
+    labelNames: ['provider', 'account'],
+    registers,
+    collect() {
+      this.reset();
+      for (const a of snap?.accounts ?? [])
+        if (a.credit?.credit_usd != null)
+          this.set({ provider: a.provider, account: a.name }, a.credit.credit_usd);
     },
   });
 
   /** Reads the fleet-wide state once for this scrape (undefined while Redis is down). */
   async function refresh(): Promise<void> {
     try {
-      const [fleet, counts, workers, holds] = await Promise.all([
+      const [fleet, counts, workers, accounts] = await Promise.all([
         readFleetMetrics(deps.redis, deps.keys),
         Promise.all(PROVIDERS.map((p) => deps.queues[p].getJobCounts(...QUEUE_STATES))),
         deps.registry.liveProviders(),
-        readProviderHolds(deps.queues),
+        Promise.all(PROVIDERS.map(async (p) => (await deps.accounts(p)).map((a) => ({ ...a, provider: p })))),
       ]);
       const queues = Object.fromEntries(PROVIDERS.map((p, i) => [p, counts[i]!])) as Snapshot['queues'];
-      snap = { fleet, queues, workers, holds };
+      snap = { fleet, queues, workers, accounts: accounts.flat() };
     } catch {
       snap = undefined;
     }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  nextMonthStart,
   usdToMicros,
   ZERO_USAGE,
   schemaOf,
@@ -20,7 +21,7 @@ import {
 } from '@cli-bridge/shared';
 import type { CliAdapter, JobDirs } from './adapter.js';
 import { CliFailure, runFailure, stderrTail } from './cli-failure.js';
-import { isUsageLimitMessage, parseResetTime } from './reset-time.js';
+import { isExtraUsageExhausted, isUsageLimitMessage, parseResetTime } from './reset-time.js';
 import type { CliRun } from './run-cli.js';
 
 export interface ClaudeAdapterOptions {
@@ -112,6 +113,30 @@ interface ClaudeResultLine {
   modelUsage?: Record<string, unknown>;
 }
 
+/**
+ * stream-json's `rate_limit_event` of a rejected request: its `resetsAt` (epoch seconds) is the
+ * account's reset, to the second, and zone-free. Epoch ms, or undefined.
+ */
+export function rateLimitResetAt(stdout: string): number | undefined {
+  let at: number | undefined;
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('"rate_limit_event"')) continue;
+    try {
+      const obj = JSON.parse(line) as {
+        type?: unknown;
+        rate_limit_info?: { status?: unknown; resetsAt?: unknown };
+      };
+      const info = obj.type === 'rate_limit_event' ? obj.rate_limit_info : undefined;
+      if (info?.status === 'rejected' && typeof info.resetsAt === 'number' && info.resetsAt > 0) {
+        at = info.resetsAt * 1000;
+      }
+    } catch {
+      // not a JSON line
+    }
+  }
+  return at;
+}
+
 function findResult(stdout: string): ClaudeResultLine | undefined {
   const lines = stdout.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
@@ -172,14 +197,30 @@ export function parseClaudeRun(
         costMicros,
       });
     }
-    if (status === 429 && isUsageLimitMessage(message)) {
+    if (isExtraUsageExhausted(message)) {
+      // The month's Agent SDK credit is spent: nothing to retry until it renews on the 1st.
       throw new CliFailure('usage_limit', message, {
         ...spent,
         type: 'provider_exhausted',
-        resetAt: parseResetTime(message, now),
+        resetAt: nextMonthStart(now),
+        holdReason: 'extra_usage_exhausted',
       });
     }
-    if (status === 429 || status === 529 || (status !== undefined && status >= 500)) {
+    const structuredReset = rateLimitResetAt(run.stdout);
+    if ((status === 429 || structuredReset !== undefined) && isUsageLimitMessage(message)) {
+      throw new CliFailure('usage_limit', message, {
+        ...spent,
+        type: 'provider_exhausted',
+        // The structured reset first; the printed time is truncated to the minute.
+        resetAt: structuredReset ?? parseResetTime(message, now),
+      });
+    }
+    if (
+      status === 429 ||
+      status === 529 ||
+      (status !== undefined && status >= 500) ||
+      (status === undefined && /\b529\b|overloaded|high demand/i.test(message))
+    ) {
       throw new CliFailure('transient', message, spent);
     }
     throw new CliFailure('fatal', message, spent);

@@ -1,9 +1,9 @@
-import type { ErrorType, Usage } from '@cli-bridge/shared';
+import type { ErrorType, HoldReason, Usage } from '@cli-bridge/shared';
 import type { CliRun } from './run-cli.js';
 
 /**
- * - `usage_limit`: the subscription is exhausted until `resetAt`; the job goes back to the queue
- *   and the provider's queue is held.
+ * - `usage_limit`: the account is exhausted until `resetAt`; the job goes back to the queue (for
+ *   another account, or after the reset) and the account is held.
  * - `transient`: overloaded, rate-limited, a dropped stream: retried with backoff, bounded.
  * - `fatal`: anything else; the job fails at once with the CLI's message.
  */
@@ -14,6 +14,8 @@ export interface CliFailureOptions {
   type?: ErrorType;
   /** Epoch ms when the subscription's limit resets, if the CLI said. */
   resetAt?: number;
+  /** `usage_limit`: why the account is held (default `usage_limit`). */
+  holdReason?: HoldReason;
   /** Whatever the run consumed before failing, for settlement. */
   usage?: Usage;
   costMicros?: number;

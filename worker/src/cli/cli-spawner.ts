@@ -16,10 +16,14 @@ import { createWarmPool, type WarmPool, type WarmPoolStats, type WarmProcess } f
 import { recordRun, SCRATCH_PREFIX } from '../orphans.js';
 
 /**
- * The account a CLI runs as. One today (the worker's own login); part of the warm key so that a
- * process started for one account never serves another.
+ * The account a CLI runs as (worker/src/accounts.ts): its name is part of the warm key, so a
+ * process started for one account never serves another, and its env (the account's config
+ * directory) goes to every spawn, cold or warm.
  */
-export const DEFAULT_ACCOUNT = 'default';
+export interface SpawnAccount {
+  name: string;
+  env: Record<string, string>;
+}
 
 export type SpawnerConfig = Pick<
   Config,
@@ -39,6 +43,8 @@ export interface CliSpawnerDeps {
   logger: Logger;
   /** Parent of the per-job scratch directories (default: the OS temp dir). */
   tmpRoot?: string;
+  /** Running + waiting CLIs per provider stay within this (default WORKER_CONCURRENCY_*). */
+  concurrency?: (provider: Provider) => number;
 }
 
 /** What `run` needs beyond the invocation: cancellation, streaming, the spawn hook. */
@@ -65,7 +71,7 @@ interface WarmMeta {
 }
 
 export interface CliSpawner {
-  open(adapter: CliAdapter, data: GenerateJobData): Promise<OpenedCli>;
+  open(adapter: CliAdapter, data: GenerateJobData, account: SpawnAccount): Promise<OpenedCli>;
   stats(): WarmPoolStats;
   /** Kills the waiting processes. Idempotent. */
   close(): Promise<void>;
@@ -74,8 +80,9 @@ export interface CliSpawner {
 export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
   const { config } = deps;
   const running = new Map<Provider, number>();
-  const concurrency = (p: Provider) =>
-    p === 'claude' ? config.WORKER_CONCURRENCY_CLAUDE : config.WORKER_CONCURRENCY_CODEX;
+  const concurrency =
+    deps.concurrency ??
+    ((p: Provider) => (p === 'claude' ? config.WORKER_CONCURRENCY_CLAUDE : config.WORKER_CONCURRENCY_CODEX));
   const pool: WarmPool<WarmMeta> = createWarmPool<WarmMeta>({
     maxTotal: config.WARM_POOL_MAX,
     perKey: config.WARM_POOL_PER_KEY,
@@ -107,19 +114,31 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
     return { privateDir, workDir };
   }
 
-  const envFor = (provider: Provider, inv: CliInvocation) =>
-    buildCliEnv({ provider, base: deps.baseEnv, passthrough: config.CLI_ENV_PASSTHROUGH, extra: inv.env });
+  const envFor = (provider: Provider, inv: CliInvocation, account: SpawnAccount) =>
+    buildCliEnv({
+      provider,
+      base: deps.baseEnv,
+      passthrough: config.CLI_ENV_PASSTHROUGH,
+      extra: { ...inv.env, ...account.env },
+    });
+  /** The adapter reads the account's config (codex: its config.toml's MCP servers). */
+  const prepare = (adapter: CliAdapter, data: GenerateJobData, dirs: JobDirs, account: SpawnAccount) =>
+    adapter.prepare(data, dirs, { ...deps.baseEnv, ...account.env });
 
   /** A process for `data`'s key, started now and left waiting on stdin. */
-  async function startWarm(adapter: CliAdapter, data: GenerateJobData): Promise<WarmProcess<WarmMeta>> {
+  async function startWarm(
+    adapter: CliAdapter,
+    data: GenerateJobData,
+    account: SpawnAccount,
+  ): Promise<WarmProcess<WarmMeta>> {
     const dirs = await makeDirs();
     try {
-      const invocation = await adapter.prepare(data, dirs, deps.baseEnv);
+      const invocation = await prepare(adapter, data, dirs, account);
       const cli = startCli({
         bin: invocation.bin,
         args: invocation.args,
         cwd: dirs.workDir,
-        env: envFor(adapter.provider, invocation),
+        env: envFor(adapter.provider, invocation, account),
         onSpawn: (pid) => recordRun(dirs.privateDir, pid),
       });
       return {
@@ -137,10 +156,10 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
   }
 
   return {
-    async open(adapter, data) {
+    async open(adapter, data, account) {
       const provider = adapter.provider;
       const warmKey = adapter.warmKey?.(data);
-      const key = warmKey === undefined ? undefined : `${provider}\n${DEFAULT_ACCOUNT}\n${warmKey}`;
+      const key = warmKey === undefined ? undefined : `${provider}\n${account.name}\n${warmKey}`;
       const warm = key === undefined ? undefined : pool.take(key);
       let dirs: JobDirs;
       let invocation: CliInvocation;
@@ -150,7 +169,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
       } else {
         dirs = await makeDirs();
         try {
-          invocation = await adapter.prepare(data, dirs, deps.baseEnv);
+          invocation = await prepare(adapter, data, dirs, account);
         } catch (err) {
           await rm(dirs.privateDir, { recursive: true, force: true });
           throw err;
@@ -183,7 +202,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
             bin: invocation.bin,
             args: invocation.args,
             cwd: dirs.workDir,
-            env: envFor(provider, invocation),
+            env: envFor(provider, invocation, account),
             onSpawn: (pid) => {
               recordRun(dirs.privateDir, pid);
               o.onSpawn?.(pid);
@@ -195,7 +214,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
             running.set(provider, (running.get(provider) ?? 1) - 1);
             if (warm && !ran) pool.putBack(key!, provider, warm);
             else removeLater(dirs.privateDir);
-            if (key !== undefined) pool.fill(key, provider, () => startWarm(adapter, data));
+            if (key !== undefined) pool.fill(key, provider, () => startWarm(adapter, data, account));
           })();
           return released;
         },

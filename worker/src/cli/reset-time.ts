@@ -12,7 +12,12 @@ const RESET =
 const JUST_PASSED_MS = 2 * 60_000;
 const DAY_MS = 86_400_000;
 
+/** Older Claude Code: "Claude AI usage limit reached|1759000000" (epoch seconds). */
+const EPOCH_RESET = /usage limit reached\|(\d{10})\b/i;
+
 export function parseResetTime(message: string, now: number): number | undefined {
+  const e = EPOCH_RESET.exec(message);
+  if (e) return Math.max(Number(e[1]) * 1000, now + 1_000);
   const m = RESET.exec(message);
   if (!m) return undefined;
   const [, mon, day, year, h, min, ampm] = m;
@@ -33,6 +38,15 @@ export function parseResetTime(message: string, now: number): number | undefined
   }
   // Truncated to the minute: the real reset is somewhere in that minute.
   return at <= now ? now + 60_000 : at;
+}
+
+/**
+ * Claude's reply when the month's Agent SDK credit ("extra usage") is spent:
+ * `API Error: 400 You're out of extra usage. Add more at claude.ai/settings/usage and keep going.`
+ * No reset time: it renews on the 1st (or when more is bought).
+ */
+export function isExtraUsageExhausted(message: string): boolean {
+  return /out of extra usage/i.test(message);
 }
 
 /** The usage-limit messages of both CLIs (subscription exhausted, not a per-minute 429). */
