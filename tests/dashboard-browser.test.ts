@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, ROOT } from './helpers/env.js';
 import { CHROMIUM, launchBrowser, watchedPage, type WatchedPage } from './helpers/browser.js';
 import { createHarness, postJson } from './helpers/harness.js';
+import { createHolds } from '@cli-bridge/shared';
 
 const built = existsSync(join(ROOT, 'dashboard/dist/index.html'));
 const h = createHarness('dashui');
@@ -210,19 +211,23 @@ describe('admin dashboard', () => {
     noProblems();
   });
 
-  it('shows a provider hold with a countdown, and clears it', async () => {
-    // What a worker that met the subscription's usage limit leaves: BullMQ's rate-limit key.
-    const limiter = `${h.prefix}:codex:limiter`;
-    await h.redis.set(limiter, '1', 'PX', 600_000);
+  it('shows a provider hold with a countdown and the held account, and clears it', async () => {
+    // What a worker that met the subscription's usage limit leaves: its account's hold (the
+    // worker's only account, so the whole provider is held).
+    const holds = createHolds({ redis: h.redis, keys: h.keys, heartbeatMs: h.config.WORKER_HEARTBEAT_MS });
+    await holds.set('claude', 'default', { until: Date.now() + 600_000, reason: 'usage_limit' });
     await w.page.click('a[href="#/overview"]');
-    const badge = w.page.locator('tr:has(a:has-text("codex")) .badge');
+    const badge = w.page.locator('tr:has(a:has-text("claude")) .badge');
     await expect.poll(() => badge.textContent()).toMatch(/^on hold, resets in (9m|10m 00s)/);
     await w.page.click('a[href="#/queues"]');
-    const codex = w.page.locator('article[data-provider=codex]');
-    await codex.locator('.hold time').waitFor();
-    await codex.locator('button:has-text("Clear hold")').click();
-    await codex.locator('.hold').waitFor({ state: 'detached' });
-    expect(await h.redis.exists(limiter)).toBe(0);
+    const claude = w.page.locator('article[data-provider=claude]');
+    await claude.locator('.hold time').waitFor();
+    await claude.locator('li[data-account=default] .badge:has-text("held")').waitFor();
+    await w.screenshot('queues-held');
+    await claude.locator('button:has-text("Clear hold")').click();
+    await claude.locator('.hold').waitFor({ state: 'detached' });
+    await claude.locator('li[data-account=default] .badge:has-text("serving")').waitFor();
+    expect(await holds.get('claude', 'default')).toBeUndefined();
     noProblems();
   });
 
@@ -326,7 +331,8 @@ describe('paging the logs', () => {
     expect(await w.page.locator('table.logs tbody tr').count()).toBe(25);
     await w.page.click('nav.pager button:has-text("Older")');
     await expect.poll(() => pager.textContent()).toBe('Page 2');
-    expect(await w.page.locator('table.logs tbody tr').count()).toBe(1);
+    // The second page's answer replaces the first page's rows when it arrives.
+    await expect.poll(() => w.page.locator('table.logs tbody tr').count()).toBe(1);
     expect(await w.page.locator('nav.pager button:has-text("Older")').isDisabled()).toBe(true);
     expect(w.page.url()).toMatch(/key=bob2.*page=2|page=2.*key=bob2/);
     // The next refresh (a new answer from /admin/logs) leaves the page where it is.

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, get } from '../api.js';
 import { Badge, ErrorNote, Loading } from '../components/bits.js';
 import { Countdown } from '../components/countdown.js';
+import { fmtTime, fmtUsd } from '../format.js';
 import type { QueueView } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import type { Route } from '../use-route.js';
@@ -51,6 +52,43 @@ export function QueuesPage({ route }: { route: Route }) {
                   <p class="hold">
                     On hold ({q.hold.reason}); resets in <Countdown until={q.hold.until} />
                   </p>
+                ) : null}
+                {q.accounts.length ? (
+                  <ul class="accounts">
+                    {q.accounts.map((a) => (
+                      <li data-account={a.name} key={a.name}>
+                        <strong>{a.name}</strong>{' '}
+                        {a.hold ? (
+                          <>
+                            <Badge kind="warn">held</Badge> {a.hold.reason}, resets in{' '}
+                            <Countdown until={a.hold.until} />{' '}
+                            <button
+                              type="button"
+                              onClick={() =>
+                                act(() =>
+                                  api('POST', `${path}/clear-hold?account=${encodeURIComponent(a.name)}`),
+                                )
+                              }
+                            >
+                              Clear
+                            </button>
+                          </>
+                        ) : (
+                          <Badge kind="ok">serving</Badge>
+                        )}
+                        {a.credit ? (
+                          <span class="credit">
+                            {' '}
+                            · {fmtUsd(a.credit.spent_usd)} spent in {a.credit.month}
+                            {a.credit.credit_usd !== null ? ` of ${fmtUsd(a.credit.credit_usd)}` : ''}
+                            {a.credit.projected_exhaustion_at
+                              ? `, runs out ${fmtTime(a.credit.projected_exhaustion_at)}`
+                              : ''}
+                          </span>
+                        ) : null}
+                      </li>
+                    ))}
+                  </ul>
                 ) : null}
                 <div class="actions">
                   {q.paused ? (
