@@ -3,8 +3,8 @@
  * the URL's hash names. A 401 from any call (the session expired or was ended elsewhere) brings
  * the login form back.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { api, get, onUnauthorized } from './api.js';
+import { api } from './api.js';
+import { useSession } from './use-session.js';
 import { LoginForm } from './components/login-form.js';
 import { JobPage } from './pages/job-page.js';
 import { KeyPage } from './pages/key-page.js';
@@ -24,16 +24,8 @@ const NAV = [
 ] as const;
 
 export function AdminApp() {
-  const [state, setState] = useState<'unknown' | 'in' | 'out'>('unknown');
+  const [state, setState] = useSession('/admin/session');
   const route = useRoute();
-
-  useEffect(() => {
-    get<{ logged_in: boolean }>('/admin/session').then(
-      (s) => setState(s.logged_in ? 'in' : 'out'),
-      () => setState('out'),
-    );
-    return onUnauthorized(() => setState('out'));
-  }, []);
 
   if (state === 'unknown') return null;
   if (state === 'out')

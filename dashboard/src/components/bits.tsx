@@ -1,5 +1,6 @@
 /** Small shared pieces: usage bars, error and empty notes, a status badge. */
 import type { ComponentChildren } from 'preact';
+import { PROVIDERS } from '../types.js';
 
 /** used/limit as a bar; a limit of 0 means unlimited (no bar, just the number). */
 export function UsageBar(props: {
@@ -47,4 +48,19 @@ export function Badge({ kind, children }: { kind: string; children: ComponentChi
 
 export function Loading() {
   return <p class="empty">Loading…</p>;
+}
+
+/** The "Provider" filter of a list: Any, or one provider. */
+export function ProviderSelect(props: { value: string; onChange: (provider: string) => void }) {
+  return (
+    <label>
+      Provider
+      <select name="provider" value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        <option value="">Any</option>
+        {PROVIDERS.map((p) => (
+          <option value={p}>{p}</option>
+        ))}
+      </select>
+    </label>
+  );
 }

@@ -5,12 +5,12 @@
  */
 import { useState } from 'preact/hooks';
 import { api, get, query } from '../api.js';
-import { Empty, ErrorNote, Loading } from '../components/bits.js';
+import { Empty, ErrorNote, Loading, ProviderSelect } from '../components/bits.js';
 import { Confirm } from '../components/confirm.js';
 import { Dialog } from '../components/dialog.js';
 import { fmtMs, fmtTime } from '../format.js';
 import type { JobState, JobSummary } from '../types.js';
-import { JOB_STATES, PROVIDERS } from '../types.js';
+import { JOB_STATES } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { href, replaceRoute, type Route } from '../use-route.js';
 
@@ -59,19 +59,7 @@ export function JobsList({ route, onChange }: { route: Route; onChange: () => vo
         ))}
       </div>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Provider
-          <select
-            name="provider"
-            value={f.provider}
-            onChange={(e) => set({ provider: e.currentTarget.value })}
-          >
-            <option value="">Any</option>
-            {PROVIDERS.map((p) => (
-              <option value={p}>{p}</option>
-            ))}
-          </select>
-        </label>
+        <ProviderSelect value={f.provider} onChange={(provider) => set({ provider })} />
         <label>
           Key
           <input

@@ -4,10 +4,9 @@
  * in the URL.
  */
 import { get, query } from '../api.js';
-import { ErrorNote, Loading } from '../components/bits.js';
+import { ErrorNote, Loading, ProviderSelect } from '../components/bits.js';
 import { LogsTable } from '../components/logs-table.js';
 import type { KeyView, LogEntry } from '../types.js';
-import { PROVIDERS } from '../types.js';
 import { usePoll } from '../use-poll.js';
 import { replaceRoute, type Route } from '../use-route.js';
 
@@ -57,19 +56,7 @@ export function LogsPage({ route }: { route: Route }) {
             <option value="cancelled">cancelled</option>
           </select>
         </label>
-        <label>
-          Provider
-          <select
-            name="provider"
-            value={f.provider}
-            onChange={(e) => set({ provider: e.currentTarget.value })}
-          >
-            <option value="">Any</option>
-            {PROVIDERS.map((p) => (
-              <option value={p}>{p}</option>
-            ))}
-          </select>
-        </label>
+        <ProviderSelect value={f.provider} onChange={(provider) => set({ provider })} />
         <label>
           Model
           <input

@@ -2,8 +2,8 @@
  * A key holder's own page (/dashboard/me): log in with the key, then see its usage against its
  * limits and its own recent requests, from GET /me, which shows nothing of other keys.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { api, get, onUnauthorized } from '../api.js';
+import { api, get } from '../api.js';
+import { useSession } from '../use-session.js';
 import { ErrorNote, Loading, UsageBar } from '../components/bits.js';
 import { LoginForm } from '../components/login-form.js';
 import { LogsTable } from '../components/logs-table.js';
@@ -12,14 +12,7 @@ import type { MeView } from '../types.js';
 import { usePoll } from '../use-poll.js';
 
 export function MePage() {
-  const [state, setState] = useState<'unknown' | 'in' | 'out'>('unknown');
-  useEffect(() => {
-    get<{ logged_in: boolean }>('/me/session').then(
-      (s) => setState(s.logged_in ? 'in' : 'out'),
-      () => setState('out'),
-    );
-    return onUnauthorized(() => setState('out'));
-  }, []);
+  const [state, setState] = useSession('/me/session');
   if (state === 'unknown') return null;
   if (state === 'out')
     return (
