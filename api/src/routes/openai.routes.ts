@@ -29,8 +29,8 @@ import { parseBody } from '../validate.js';
  * The fields read. Sampling and bookkeeping fields (temperature, top_p, max_tokens,
  * max_completion_tokens, stop, user, metadata, seed, presence_penalty, frequency_penalty,
  * logit_bias, store, service_tier, reasoning_effort, parallel_tool_calls, ...) are accepted and
- * ignored, as is any other unknown field; those that ask for what a text-only CLI run cannot
- * give are refused below.
+ * ignored, as is any other unknown field; those that ask for what a CLI run with no tools cannot
+ * give (tools, several choices, audio, logprobs) are refused below.
  */
 const chatRequestSchema = z.object({
   model: z.string({ error: 'model must be a string' }),
