@@ -3,6 +3,7 @@
  * that run an API in-process. `close()` is idempotent and ordered: stop accepting → let requests
  * finish (bounded) → close queue clients → close Redis.
  */
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -80,6 +81,10 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   });
   // The event hub's one blocking connection (XREAD BLOCK over every followed job).
   const blockingClient = () => client('subscriber', 'api-sse');
+  // Where the workers tell this process of its sync jobs' ends: a channel of its own.
+  const replySubscriber = client('subscriber', 'api-replies');
+  subscribers.push(replySubscriber);
+  const replies = { subscriber: replySubscriber, channel: keys.replyChannel(randomUUID()) };
   const services = createApiServices({
     config,
     logger,
@@ -89,6 +94,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     queueEvents,
     pricing,
     blockingClient,
+    replies,
   });
   // Keys made before keys had ids get one (their name), once; harmless to repeat.
   const adopted = await services.keyStore.adoptLegacyKeys().catch((err: unknown) => {
@@ -98,10 +104,12 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   if (adopted > 0) logger.info({ adopted }, 'gave keys made before key ids their name as id');
   const app = createApp({ config, logger, services, redis });
 
-  // Results are heard through QueueEvents: be listening before the first request (bounded, as above).
-  await Promise.all(
-    PROVIDERS.map((p) => closeWithin(() => queueEvents[p].waitUntilReady(), REDIS_STARTUP_WAIT_MS)),
-  );
+  // Results are heard on the reply channel and through QueueEvents: be listening before the first
+  // request (bounded, as above).
+  await Promise.all([
+    ...PROVIDERS.map((p) => closeWithin(() => queueEvents[p].waitUntilReady(), REDIS_STARTUP_WAIT_MS)),
+    closeWithin(() => services.waiters.ready(), REDIS_STARTUP_WAIT_MS),
+  ]);
 
   let shuttingDown = false;
   // Receiving a whole request (headers and body) must take at most REQUEST_TIMEOUT_MS: a stalled

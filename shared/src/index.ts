@@ -15,6 +15,7 @@ export * from './which.js';
 export * from './accounting/index.js';
 export * from './admission.js';
 export * from './job-events.js';
+export * from './job-replies.js';
 export * from './redis-script.js';
 export * from './trace.js';
 export * from './structured-output.js';

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ErrorType } from './errors.js';
+import { completedReply, failedReply } from './job-replies.js';
 import { microsToUsd, type GenerateResult } from './jobs.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -55,8 +56,15 @@ export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
       await run(m);
     },
 
-    /** The end of a completed job: its text (when it was not streamed), usage, done. */
-    async completed(jobId: string, result: GenerateResult, opts: { textStreamed: boolean }): Promise<void> {
+    /**
+     * The end of a completed job: its text (when it was not streamed), usage, done; and, for a
+     * sync request, the result published to its waiting API process (`replyTo`, job-replies.ts).
+     */
+    async completed(
+      jobId: string,
+      result: GenerateResult,
+      opts: { textStreamed: boolean; replyTo?: string },
+    ): Promise<void> {
       const m = redis.multi();
       if (!opts.textStreamed) add(m, jobId, 'text', { text: result.text });
       add(m, jobId, 'usage', {
@@ -67,15 +75,21 @@ export function createJobEvents({ redis, keys, ttlS }: JobEventsDeps) {
       });
       add(m, jobId, 'done', {});
       m.expire(keys.jobEvents(jobId), ttlS);
+      if (opts.replyTo) m.publish(opts.replyTo, completedReply(jobId, result));
       await run(m);
     },
 
-    /** The end of a failed or cancelled job. */
-    async failed(jobId: string, error: { type: ErrorType; message: string }): Promise<void> {
+    /** The end of a failed or cancelled job (published to `replyTo` too, as above). */
+    async failed(
+      jobId: string,
+      error: { type: ErrorType; message: string },
+      opts: { replyTo?: string } = {},
+    ): Promise<void> {
       const m = redis.multi();
       add(m, jobId, 'error', { error });
       add(m, jobId, 'done', {});
       m.expire(keys.jobEvents(jobId), ttlS);
+      if (opts.replyTo) m.publish(opts.replyTo, failedReply(jobId, error));
       await run(m);
     },
   };

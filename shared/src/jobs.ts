@@ -56,6 +56,11 @@ export const generateJobDataSchema = z.object({
   model: z.string().regex(MODEL_NAME),
   stream: z.boolean(),
   requestId: z.string().optional(),
+  /**
+   * A sync request's waiting API process: its reply channel (`keys.replyChannel`), told of the
+   * job's end as soon as it is settled (absent: async jobs, streams).
+   */
+  replyTo: z.string().min(1).max(200).optional(),
   /** Epoch ms at which the API accepted the request. */
   submittedAt: z.number().int(),
   /** The cost bound reserved at admission (micro-dollars; absent = none): the CLI may spend no more. */

@@ -54,6 +54,11 @@ export function redisKeys(prefix: string) {
     jobEvents: (jobId: string) => `${prefix}:events:${jobId}`,
     /** Pub/sub channel: cancel requests for running jobs, to whichever worker runs them. */
     cancelChannel: `${prefix}:cancel`,
+    /**
+     * Pub/Sub channel of one API process: the workers tell it directly when a job it waits for
+     * synchronously ends (`job-replies.ts`), one hop before BullMQ's completion event.
+     */
+    replyChannel: (instanceId: string) => `${prefix}:reply:${instanceId}`,
     /** String: a cancel was requested for the job (seen by a worker that starts it later). */
     cancelRequested: (jobId: string) => `${prefix}:cancel-requested:${jobId}`,
     /** String (JSON): a job cancelled while queued; BullMQ no longer holds it. */

@@ -118,7 +118,7 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
   ): Promise<never> {
     const status = error.type === 'cancelled' ? 'cancelled' : 'failed';
     await settle(job, spent, log, { status, error });
-    await publish('error', () => deps.events.failed(job.id, error), log);
+    await publish('error', () => deps.events.failed(job.id, error, { replyTo: job.data.replyTo }), log);
     throw new UnrecoverableError(encodeFailure(error.type, error.message));
   }
 
@@ -289,7 +289,12 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
       );
       trace?.mark('settled');
       // After settlement: a client that sees `done` finds its usage already counted.
-      await publish('usage', () => deps.events.completed(job.id!, result, { textStreamed: streamed }), log);
+      // The waiting API process (a sync request) hears of the end here, before BullMQ's event.
+      await publish(
+        'usage',
+        () => deps.events.completed(job.id!, result, { textStreamed: streamed, replyTo: data.replyTo }),
+        log,
+      );
       trace?.mark('published');
       log.info(
         { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros, warm: cli.warm },

@@ -8,6 +8,7 @@ import type {
   RedisKeys,
 } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
+import type { ReplyChannel } from './job-waiters.js';
 
 /** The clients `startApiServer` builds and every service may take a part of. */
 export interface ApiClients {
@@ -21,4 +22,6 @@ export interface ApiClients {
   pricing: PricingStore;
   /** A new blocking-capable connection, for one SSE stream. */
   blockingClient: () => Redis;
+  /** This process's reply channel for sync jobs and its own subscriber connection (job-waiters.ts). */
+  replies: ReplyChannel;
 }

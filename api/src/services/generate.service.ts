@@ -51,6 +51,8 @@ export interface SubmitInput {
   trace?: StageTrace;
   /** Sees the admission's outcome before the job is queued (rate-limit headers). */
   onAdmitted?: (admitted: Admitted) => void;
+  /** Set by `run`: the channel the worker tells of the job's end (job-waiters.ts). */
+  replyTo?: string;
 }
 
 export function createGenerateService(deps: GenerateServiceDeps) {
@@ -99,6 +101,7 @@ export function createGenerateService(deps: GenerateServiceDeps) {
           model,
           stream: input.request.stream ?? false,
           requestId: input.requestId,
+          ...(input.replyTo ? { replyTo: input.replyTo } : {}),
           submittedAt: Date.now(),
           ...(reservedMicros > 0 ? { costBoundMicros: reservedMicros } : {}),
           ...input.extras,
@@ -131,7 +134,8 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const wait = deps.waiters.expect(jobId, timeoutMs);
     if (input.trace) input.trace.jobId = jobId;
     try {
-      onQueued?.(await submit({ ...input, jobId }));
+      // Told of its end directly on this process's reply channel; QueueEvents is the fallback.
+      onQueued?.(await submit({ ...input, jobId, replyTo: deps.waiters.replyTo }));
     } catch (err) {
       wait.cancel();
       throw err;

@@ -47,7 +47,7 @@ export function createApiServices(c: ApiClients) {
     logPromptChars: config.LOG_PROMPT_CHARS,
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
-  const waiters = createJobWaiters(c.queueEvents);
+  const waiters = createJobWaiters(c.queueEvents, c.replies);
   const holds = createHolds({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
   const generate = createGenerateService({ ...c, admission, waiters, holds });
   const sessions = createSessionStore({ redis, keys, ttlMs: config.DASHBOARD_SESSION_TTL_MS });
