@@ -4,12 +4,13 @@
  * take and run) still gets its answer from a cold spawn in the same directories; a job that never
  * ran gives its process back.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig, type GenerateJobData } from '@cli-bridge/shared';
 import {
   createClaudeAdapter,
   createCliSpawner,
+  SCRATCH_PREFIX,
   type CliSpawner,
   type SpawnAccount,
 } from '@cli-bridge/worker';
@@ -30,12 +31,12 @@ afterEach(async () => {
   for (const s of spawners.splice(0)) await s.close();
 });
 
-function spawner() {
+function spawner(cfg = config, tmpRoot = tempDir('spawner')) {
   const s = createCliSpawner({
-    config,
+    config: cfg,
     baseEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
     logger,
-    tmpRoot: tempDir('spawner'),
+    tmpRoot,
   });
   spawners.push(s);
   return s;
@@ -74,7 +75,28 @@ async function answer(
 
 const waitingFake = () => childrenOf(process.pid).filter((c) => c.cmdline.includes('claude.mjs'));
 
+/** The scratch directories under `root` (the spawner's, by their prefix). */
+const scratchDirs = (root: string) => readdirSync(root).filter((n) => n.startsWith(SCRATCH_PREFIX));
+
 describe('cli spawner', () => {
+  it('a cold job takes the scratch directory made ahead of it; close removes the spare', async () => {
+    const root = tempDir('spawner-spare');
+    const s = spawner(loadConfig({ WARM_POOL_MAX: '0', CLAUDE_BIN: FAKE_CLAUDE }), root);
+    const first = await s.open(adapter, job('one'), DEFAULT);
+    // The first job made its own; a spare for the next is on its way.
+    await waitFor(() => scratchDirs(root).length === 2, 2_000, 'the spare directory');
+    const spareDir = scratchDirs(root).find((n) => !first.invocation.args.join(' ').includes(n))!;
+    await first.release();
+    const second = await s.open(adapter, job('two'), DEFAULT);
+    // The second job runs in the spare (its system-prompt file is there), and a new spare comes.
+    expect(second.invocation.args.join(' ')).toContain(spareDir);
+    await second.run({ killGraceMs: 500 });
+    await second.release();
+    await s.close();
+    spawners.splice(spawners.indexOf(s), 1);
+    expect(scratchDirs(root)).toEqual([]);
+  });
+
   it('runs a job on the process waiting for its key, then keeps another ready', async () => {
     const s = spawner();
     expect(await answer(s, 'one')).toEqual({ text: 'Echo: one', warm: false });

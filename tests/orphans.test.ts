@@ -74,4 +74,16 @@ describe('orphaned CLIs', () => {
     expect(existsSync(unknown)).toBe(true);
     expect(existsSync(dead)).toBe(false);
   });
+
+  it("removes a dead worker's spare scratch dir (made ahead, nothing ran in it); keeps a live one's", () => {
+    const root = mkdtempSync(join(tmpdir(), 'cb-sweep-'));
+    const live = mkdtempSync(join(root, SCRATCH_PREFIX));
+    writeFileSync(join(live, 'run.json'), JSON.stringify({ workerPid: process.pid }));
+    const dead = mkdtempSync(join(root, SCRATCH_PREFIX));
+    writeFileSync(join(dead, 'run.json'), JSON.stringify({ workerPid: 2 ** 22 + 7 }));
+    const result = sweepOrphans(root, createLogger({ level: 'silent', name: 't' }));
+    expect(result).toEqual({ killed: 0, removed: 1 });
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(dead)).toBe(false);
+  });
 });

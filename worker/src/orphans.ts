@@ -18,12 +18,15 @@ const RUN_FILE = 'run.json';
 
 interface RunRecord {
   workerPid: number;
-  /** The CLI's process group (its pid: it leads its own group). */
-  pgid: number;
+  /** The CLI's process group (its pid: it leads its own group); absent while nothing runs there. */
+  pgid?: number;
 }
 
-/** Notes which worker runs which process group in this scratch directory. */
-export function recordRun(privateDir: string, pgid: number): void {
+/**
+ * Notes which worker runs which process group in this scratch directory; without `pgid`, that
+ * the directory is this worker's though nothing runs there yet (a spare made ahead of a job).
+ */
+export function recordRun(privateDir: string, pgid?: number): void {
   const rec: RunRecord = { workerPid: process.pid, pgid };
   writeFileSync(join(privateDir, RUN_FILE), JSON.stringify(rec), { mode: 0o600 });
 }
@@ -90,8 +93,9 @@ export function sweepOrphans(tmpRoot: string, logger: Logger): { killed: number;
     } catch {
       continue; // not started yet, or not ours: leave it
     }
-    if (!Number.isInteger(rec.workerPid) || !Number.isInteger(rec.pgid) || alive(rec.workerPid)) continue;
-    for (const pid of groupMembersIn(rec.pgid, dir)) {
+    if (!Number.isInteger(rec.workerPid) || alive(rec.workerPid)) continue;
+    const pgid = rec.pgid;
+    for (const pid of Number.isInteger(pgid) ? groupMembersIn(pgid!, dir) : []) {
       try {
         process.kill(pid, 'SIGKILL');
         killed++;

@@ -1,7 +1,7 @@
 /**
  * Where a job gets its CLI process: the one place the warm pool hooks into the spawn path.
  * `open()` takes a waiting process of the job's key from the pool (a hit) or prepares a cold one
- * (a fresh scratch directory, the adapter's files); `run()` gives it the prompt (cold: spawns it
+ * (a fresh scratch directory, made ahead of the job, and the adapter's files); `run()` gives it the prompt (cold: spawns it
  * first); `release()` removes the scratch directory (in the background) and asks the pool to keep
  * a process ready for the next job of the same key. Both paths spawn with the same argv, cwd and environment.
  */
@@ -110,8 +110,33 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
   async function makeDirs(): Promise<JobDirs> {
     const privateDir = await mkdtemp(join(deps.tmpRoot ?? tmpdir(), SCRATCH_PREFIX));
     const workDir = join(privateDir, 'work');
-    await mkdir(workDir, { mode: 0o700 });
+    try {
+      await mkdir(workDir, { mode: 0o700 });
+      // Marked as this worker's at once: a spare left by a worker that died is swept too.
+      recordRun(privateDir);
+    } catch (err) {
+      await rm(privateDir, { recursive: true, force: true });
+      throw err;
+    }
     return { privateDir, workDir };
+  }
+
+  /**
+   * One scratch directory made ahead of the next cold job, so that job does not wait for the
+   * `mkdtemp` and `mkdir` (part of the ~1.3 ms "scratch dir" stage of the trace, BENCHMARKS.md);
+   * taking it starts the next. If making it failed, the job makes its own (and hears why).
+   */
+  let spare: Promise<JobDirs | undefined> | undefined;
+  let closed = false;
+  const makeSpare = () =>
+    makeDirs().catch((err: unknown) => {
+      deps.logger.warn({ err }, 'could not make a scratch directory ahead');
+      return undefined;
+    });
+  async function takeDirs(): Promise<JobDirs> {
+    const ready = spare;
+    spare = closed ? undefined : makeSpare();
+    return (await ready) ?? makeDirs();
   }
 
   const envFor = (provider: Provider, inv: CliInvocation, account: SpawnAccount) =>
@@ -167,7 +192,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
         dirs = warm.meta.dirs;
         invocation = { ...warm.meta.invocation, stdin: adapter.stdinOf(data) };
       } else {
-        dirs = await makeDirs();
+        dirs = await takeDirs();
         try {
           invocation = await prepare(adapter, data, dirs, account);
         } catch (err) {
@@ -222,6 +247,10 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
     },
     stats: () => pool.stats(),
     async close() {
+      closed = true;
+      const left = await spare;
+      spare = undefined;
+      if (left) removeLater(left.privateDir);
       await pool.close();
       while (removing.size > 0) await Promise.allSettled([...removing]);
     },
