@@ -49,11 +49,14 @@ describe('the Agent SDK credit', () => {
     await holds.set('claude', 'spare', { until: Date.now() + 3_600_000, reason: 'usage_limit' });
     await waitFor(() => paused('spare'), 5_000, 'spare paused');
     expect((await ask('first @@fake cost=0.3@@')).status).toBe(200);
+    // The account's spend is recorded just after the answer goes out.
+    await waitFor(async () => (await credit.spent('claude', 'solo')).runs === 1, 2_000, 'the spend');
     expect(await credit.spent('claude', 'solo')).toMatchObject({ costMicros: 300_000, runs: 1 });
     expect(await holds.get('claude', 'solo')).toBeUndefined();
 
     // $0.60 of $1 passes the 0.5 share: `solo` is held until the credit renews.
     expect((await ask('second @@fake cost=0.3@@')).status).toBe(200);
+    await waitFor(async () => (await credit.spent('claude', 'solo')).runs === 2, 2_000, 'the spend');
     expect(await credit.spent('claude', 'solo')).toMatchObject({ costMicros: 600_000, runs: 2 });
     const hold = await waitFor(() => holds.get('claude', 'solo'), 5_000, 'solo held');
     expect(hold).toMatchObject({ reason: 'credit_stop', until: nextMonthStart(Date.now()) });

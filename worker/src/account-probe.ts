@@ -64,7 +64,9 @@ export function createAccountProbe(deps: ProbeDeps) {
         maxBufferBytes: inv.maxBufferBytes,
         killGraceMs: deps.config.KILL_GRACE_MS,
         signal,
-        onSpawn: (pid) => recordRun(privateDir, pid),
+        // Its record matters only if the worker dies mid-probe; a write that loses the race with
+        // the directory's removal below is of no consequence.
+        onSpawn: (pid) => void recordRun(privateDir, pid).catch(() => {}),
       });
       try {
         const result = deps.adapter.parse(run, data);

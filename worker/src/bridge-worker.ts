@@ -95,7 +95,9 @@ export function createBridgeWorker(deps: BridgeWorkerDeps): BridgeWorker {
     return q;
   };
 
-  // Settlement waits out a Redis blip (retrying connection) instead of losing usage.
+  // Settlement waits out a Redis blip (retrying connection) instead of losing usage. It shares
+  // its connection with the job events on purpose: the processor sends a job's settlement and its
+  // final events back to back and relies on Redis running one connection's commands in order.
   const settlement = createSettlement({
     redis: deps.accountingRedis,
     keys: deps.keys,

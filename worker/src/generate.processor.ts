@@ -280,22 +280,29 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
         throw new Error(encodeFailure(err.type, err.message));
       }
 
-      await deps.gate.spent(result.cost_micros);
-      await settle(
+      // Settlement, then the final events (with the reply a sync request's API process waits
+      // for, before BullMQ's own completion), sent back to back without waiting in between: both
+      // go out on the worker's one accounting connection (bridge-worker.ts), and Redis runs a
+      // connection's commands in order, so a client that hears `done` finds its usage counted,
+      // one round trip sooner. (Only a settlement script missing from Redis, NOSCRIPT after a
+      // restart or flush, is sent again after the events.)
+      const settling = settle(
         settled,
         { usage: result.usage, costMicros: result.cost_micros, durationMs: run.durationMs, firstTokenMs },
         log,
         { status: 'completed' },
       );
-      trace?.mark('settled');
-      // After settlement: a client that sees `done` finds its usage already counted.
-      // The waiting API process (a sync request) hears of the end here, before BullMQ's event.
-      await publish(
+      const publishing = publish(
         'usage',
         () => deps.events.completed(job.id!, result, { textStreamed: streamed, replyTo: data.replyTo }),
         log,
       );
+      await settling;
+      trace?.mark('settled');
+      await publishing;
       trace?.mark('published');
+      // The account's spend (its Agent SDK credit) is not the caller's business: after the answer.
+      await deps.gate.spent(result.cost_micros);
       log.info(
         { durationMs: run.durationMs, usage: result.usage, costMicros: result.cost_micros, warm: cli.warm },
         'job completed',

@@ -9,7 +9,8 @@
  * reused by an unrelated program is never touched. Linux only (/proc); elsewhere the directories
  * are still removed.
  */
-import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@cli-bridge/shared';
 
@@ -26,9 +27,11 @@ interface RunRecord {
  * Notes which worker runs which process group in this scratch directory; without `pgid`, that
  * the directory is this worker's though nothing runs there yet (a spare made ahead of a job).
  */
-export function recordRun(privateDir: string, pgid?: number): void {
+export async function recordRun(privateDir: string, pgid?: number): Promise<void> {
   const rec: RunRecord = { workerPid: process.pid, pgid };
-  writeFileSync(join(privateDir, RUN_FILE), JSON.stringify(rec), { mode: 0o600 });
+  // Asynchronous: on a disk-backed /tmp one small file write takes ~0.3 ms (BENCHMARKS.md), and
+  // a spawned CLI need not wait for its record.
+  await writeFile(join(privateDir, RUN_FILE), JSON.stringify(rec), { mode: 0o600 });
 }
 
 /** A zombie (dead, not yet reaped by its parent) counts as dead. */

@@ -113,13 +113,19 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
     try {
       await mkdir(workDir, { mode: 0o700 });
       // Marked as this worker's at once: a spare left by a worker that died is swept too.
-      recordRun(privateDir);
+      await recordRun(privateDir);
     } catch (err) {
       await rm(privateDir, { recursive: true, force: true });
       throw err;
     }
     return { privateDir, workDir };
   }
+
+  /** Records a spawned CLI's group for the orphan sweep, off the spawn's critical path. */
+  const noteRun = (dir: string, pid: number) =>
+    void recordRun(dir, pid).catch((err: unknown) =>
+      deps.logger.warn({ err, dir }, 'could not record a CLI run for the orphan sweep'),
+    );
 
   /**
    * One scratch directory made ahead of the next cold job, so that job does not wait for the
@@ -164,7 +170,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
         args: invocation.args,
         cwd: dirs.workDir,
         env: envFor(adapter.provider, invocation, account),
-        onSpawn: (pid) => recordRun(dirs.privateDir, pid),
+        onSpawn: (pid) => noteRun(dirs.privateDir, pid),
       });
       return {
         cli,
@@ -229,7 +235,7 @@ export function createCliSpawner(deps: CliSpawnerDeps): CliSpawner {
             cwd: dirs.workDir,
             env: envFor(provider, invocation, account),
             onSpawn: (pid) => {
-              recordRun(dirs.privateDir, pid);
+              noteRun(dirs.privateDir, pid);
               o.onSpawn?.(pid);
             },
           });
