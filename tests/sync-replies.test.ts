@@ -112,6 +112,21 @@ describe('sync replies', () => {
     expect(res.json.content[0].text).toBe('answer to silent three');
   });
 
+  it('a sync request that ends within a second reads no holds beyond its admission', async () => {
+    const monitor = await h.redis.duplicate().monitor();
+    const reads: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // Admission's own check of the holds is its script (EVALSHA, then commands from `lua`).
+      const scripted = source.includes('lua') || /^eval/i.test(args[0] ?? '');
+      if (!scripted && args.slice(1).includes(h.keys.holds('claude'))) reads.push(args[0]!);
+    });
+    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'silent five' }, auth());
+    expect(res.status).toBe(200);
+    await sleep(100);
+    await monitor.disconnect();
+    expect(reads).toEqual([]);
+  });
+
   it('gives async jobs no reply channel', async () => {
     const res = await postJson(
       `${url}/jobs`,

@@ -193,16 +193,17 @@ export function createGenerateService(deps: GenerateServiceDeps) {
   function watchExhausted(provider: Provider, deadline: number) {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
-    const started = Date.now();
     const found = new Promise<{ status: 'exhausted'; until: number }>((resolve) => {
-      // The first reading is newer than the request; later ones may be shared, up to a second old.
-      const check = async (notBefore: number) => {
-        const until = await exhaustedUntil(provider, notBefore).catch(() => undefined);
+      // Admission has just checked the holds, in the step that admitted the job: the first
+      // reading comes HOLD_CACHE_MS later, and readings may be shared, up to that old (most sync
+      // requests end before the first one, and make no Redis call for it).
+      const check = async () => {
+        const until = await exhaustedUntil(provider, Date.now() - HOLD_CACHE_MS).catch(() => undefined);
         if (stopped) return;
         if (until !== undefined && until > deadline) return resolve({ status: 'exhausted', until });
-        timer = setTimeout(() => void check(Date.now() - HOLD_CACHE_MS), HOLD_CACHE_MS);
+        timer = setTimeout(() => void check(), HOLD_CACHE_MS);
       };
-      void check(started);
+      timer = setTimeout(() => void check(), HOLD_CACHE_MS);
     });
     return {
       found,
