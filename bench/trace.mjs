@@ -6,12 +6,14 @@
 // Each stage is the difference of two marks of one request, in ms; marks are epoch ms with
 // sub-ms resolution (performance.timeOrigin + performance.now()) taken in this process (request
 // sent, answer read), the API (a "stage trace" line per request) and the worker (one per job), so
-// the stages that cross processes (HTTP in, worker pickup, result publish, HTTP out) also carry
+// the stages that cross processes (HTTP in, worker pickup, reply heard, HTTP out) also carry
 // the difference between the processes' time origins (µs on one machine). The stages of one
 // request add up to its total exactly; their p50s need not. Two boundaries are not causal: the
 // worker may take the job before the API's `queue.add` call has returned ('queued'), and the
-// client may read the answer before the API's 'finish' callback runs ('responded'), so "worker
-// pickup" and "HTTP out" can be below 0; the groups that join them with the stage before cannot.
+// client may read the answer before the API's 'finish' callback runs ('responded'), and the API
+// may hear the job's reply before the worker has read its settlement's answer ('settled': the
+// two are sent back to back), so "worker pickup", "reply heard" and "HTTP out" can be below 0;
+// the groups that join them with the stage before cannot.
 //
 // Options: --trace-warmup=30 --trace-n=300 --block=50
 import { STAGE_TRACE_MSG } from '@cli-bridge/shared';
@@ -30,28 +32,39 @@ export const STAGES = [
   ['admission (model check, hold cache, EVALSHA)', 'api.validated', 'api.admitted'],
   ['queue add', 'api.admitted', 'api.queued'],
   ['worker pickup (queued → processor entered)', 'api.queued', 'worker.picked'],
-  ['payload parse + scratch dir + prepare', 'worker.picked', 'worker.scratch'],
-  ['lease acquire (EVALSHA)', 'worker.scratch', 'worker.leased'],
+  ['payload parse + scratch dir + prepare (lease renewed alongside)', 'worker.picked', 'worker.scratch'],
+  ['lease acquire (EVALSHA: what outlasts the scratch dir)', 'worker.scratch', 'worker.leased'],
   ['spawn (env + fork/exec)', 'worker.leased', 'worker.spawned'],
   ['CLI run (spawned → close)', 'worker.spawned', 'worker.exited'],
   ['exit → parse', 'worker.exited', 'worker.parsed'],
-  ['settlement (EVALSHA)', 'worker.parsed', 'worker.settled'],
-  ['job events: text, usage, done (one MULTI)', 'worker.settled', 'worker.published'],
-  ['job log + scratch rm', 'worker.published', 'worker.cleaned'],
-  ['result publish (return → BullMQ complete → QueueEvents → API)', 'worker.cleaned', 'api.ended'],
+  ['settlement (EVALSHA; the final events sent right behind it)', 'worker.parsed', 'worker.settled'],
+  ['reply heard (events + PUBLISH → reply channel → API)', 'worker.settled', 'api.ended'],
   ['response (toGenerateResponse, res.json → finish)', 'api.ended', 'api.responded'],
   ['HTTP out (finish → client has the body)', 'api.responded', 'client.received'],
+];
+
+/**
+ * The worker's steps off the request's path (they run while the API answers), reported apart:
+ * [label, from mark, to mark].
+ */
+export const AFTER_REPLY = [
+  ['worker: job events + reply MULTI done (settled → published)', 'worker.settled', 'worker.published'],
+  [
+    'worker: account spend, job log, scratch rm started (published → cleaned)',
+    'worker.published',
+    'worker.cleaned',
+  ],
 ];
 
 /** Groups of stages (by index range into STAGES), for the reading. */
 const GROUPS = [
   // Two stages whose shared boundary the later process can pass first (see the header).
   ['queue add + worker pickup (admitted → picked)', [6, 7]],
-  ['response + HTTP out (ended → client has the body)', [17, 18]],
+  ['response + HTTP out (ended → client has the body)', [15, 16]],
   ['API in-process, before the queue (middleware … queue add)', [1, 2, 3, 4, 5, 6]],
   ['worker before the CLI (scratch, lease, spawn)', [8, 9, 10]],
-  ['worker after the CLI (parse … rm)', [12, 13, 14, 15]],
-  ['API response (ended → finish)', [17]],
+  ['worker after the CLI, to the reply heard (parse, settlement, reply)', [12, 13, 14]],
+  ['API response (ended → finish)', [15]],
 ];
 
 const now = () => performance.timeOrigin + performance.now();
@@ -82,6 +95,7 @@ export async function run(opts = {}) {
     await new Promise((r) => setTimeout(r, 500));
 
     const per = STAGES.map(() => []);
+    const after = AFTER_REPLY.map(() => []);
     const totals = [];
     const nonCli = [];
     let missing = 0;
@@ -97,6 +111,7 @@ export async function run(opts = {}) {
       for (const [k, v] of Object.entries(a)) marks[`api.${k}`] = v;
       for (const [k, v] of Object.entries(w)) marks[`worker.${k}`] = v;
       const d = STAGES.map(([, from, to]) => marks[to] - marks[from]);
+      AFTER_REPLY.forEach(([, from, to], i) => after[i].push(marks[to] - marks[from]));
       if (d.some((x) => !Number.isFinite(x))) {
         missing++;
         continue;
@@ -115,6 +130,12 @@ export async function run(opts = {}) {
       to,
       ...summarize(per[i]),
       below0: per[i].filter((x) => x < 0).length,
+    }));
+    const afterStats = AFTER_REPLY.map(([label, from, to], i) => ({
+      label,
+      from,
+      to,
+      ...summarize(after[i]),
     }));
     const groupStats = GROUPS.map(([label, idx]) => {
       const sums = per[0].map((_, j) => idx.reduce((acc, i) => acc + per[i][j], 0));
@@ -141,12 +162,14 @@ export async function run(opts = {}) {
       row('direct spawn of the same CLI @1 (baseline)', pair.direct),
       { stage: `overhead (bridge p50 − direct p50): ${pair.overhead.p50}; p95 ${pair.overhead.p95}` },
       ...groupStats.map((s) => row(`group: ${s.label}`, s)),
+      ...afterStats.map((s) => row(`off the path: ${s.label}`, s)),
     ];
     return {
       name: 'trace',
       config: { ...o, env: { TRACE_STAGES: 'true' }, logLevel: 'info', nodeEnv: 'production' },
       stages: stageStats,
       groups: groupStats,
+      afterReply: afterStats,
       total,
       bridgeMinusCli,
       bridge: pair.bridge,

@@ -164,15 +164,20 @@ export function createGenerateProcessor(deps: ProcessorDeps): GenerateProcessor 
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const nothingSpent = { usage: ZERO_USAGE, costMicros: 0 };
 
+    // The lease must cover the whole run: the CLI's timeout plus the time to kill it. It is
+    // renewed while the CLI's process is readied (the scratch directory, its files): the two wait
+    // on different things (Redis, the disk), so neither waits for the other.
+    const leaseMs = adapter.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
+    const leasing = deps.leases.acquireForRun(jobOwner(data), job.id!, leaseMs);
     // The account's config directory goes to the CLI as data: it reads that login (and config).
-    const cli = await deps.spawner.open(adapter, data, deps.account);
+    const opening = deps.spawner.open(adapter, data, deps.account);
+    const [leased, opened] = await Promise.allSettled([leasing, opening]);
+    if (opened.status === 'rejected') throw opened.reason;
+    const cli = opened.value;
     try {
-      const inv = cli.invocation;
       trace?.mark('scratch');
-
-      // The lease must cover the whole run: the CLI's timeout plus the time to kill it.
-      const leaseMs = inv.timeoutMs + 2 * deps.config.KILL_GRACE_MS + 1_000;
-      const start = await deps.leases.acquireForRun(jobOwner(data), job.id!, leaseMs);
+      if (leased.status === 'rejected') throw leased.reason;
+      const start = leased.value;
       trace?.mark('leased');
       if (start === 'revoked') {
         return await finishFailed(settled, nothingSpent, { ...KEY_REVOKED_ERROR }, log);

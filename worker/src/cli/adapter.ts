@@ -22,6 +22,8 @@ export interface JobDirs {
 export interface CliAdapter {
   readonly provider: Provider;
   readonly bin: string;
+  /** How long one run may take (ms): every invocation's `timeoutMs`. */
+  readonly timeoutMs: number;
   /** `env`: the worker's environment (the CLI gets a filtered copy of it), to find its config. */
   prepare(
     data: GenerateJobData,

@@ -251,6 +251,7 @@ export function createClaudeAdapter(opts: ClaudeAdapterOptions): CliAdapter {
   return {
     provider: 'claude',
     bin: opts.bin,
+    timeoutMs: opts.timeoutMs,
     async prepare(data: GenerateJobData, dirs: JobDirs) {
       const file = join(dirs.privateDir, 'system-prompt.txt');
       // Written synchronously: for one small file the thread pool's three hops (open, write,

@@ -267,6 +267,7 @@ export function createCodexAdapter(opts: CodexAdapterOptions): CliAdapter {
   return {
     provider: 'codex',
     bin: opts.bin,
+    timeoutMs: opts.timeoutMs,
     async prepare(data: GenerateJobData, dirs, env = process.env) {
       const images: string[] = [];
       for (const [i, image] of (data.images ?? []).entries()) {
