@@ -1,12 +1,14 @@
 // Bridge overhead: sync POST /generate through the bridge (API and one worker as separate OS
 // processes, CLAUDE_BIN = the fake claude answering at once) versus spawning the same fake CLI
-// directly from Node with the same argv, stdin and environment, at 1 and at 16 in flight.
+// directly from Node with the same argv, stdin and environment, at 1 and at 8 in flight (--many).
+// The 1-in-flight measurement is repeated --runs times (the target must hold in 5 of 6 runs).
 //
 // The two sides run in alternating blocks (bridge block, direct block, ...) so drift in machine
 // load hits both. "overhead" is the difference of the percentiles (bridge pXX − direct pXX), not a
 // percentile of per-request differences (the two sides are separate requests).
 //
-// Options (node bench/run.mjs overhead --n1=500 ...): --warmup=50 --n1=500 --n16=1000 --block=50
+// Options (node bench/run.mjs overhead --runs=6 ...): --warmup=50 --n1=300 --runs=1 --many=8
+// --n-many=300 --block=50
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,9 +28,12 @@ import {
   statsRow,
 } from './lib/common.mjs';
 
-export const DEFAULTS = { warmup: 50, n1: 500, n16: 1000, block: 50 };
-/** The 1-in-flight target from the issue (ms). */
+export const DEFAULTS = { warmup: 50, n1: 300, runs: 1, many: 8, nMany: 300, block: 50 };
+/** The 1-in-flight target (ms), to hold in at least 5 of 6 runs. */
 export const TARGET = { p50: 5, p99: 15 };
+
+/** Runs out of `runs` in which the target must hold: 5 of 6 (1 of 1). */
+export const runsRequired = (runs) => Math.ceil((runs * 5) / 6);
 
 const SYSTEM_PROMPT = 'You are a terse assistant.';
 const userPrompt = (i) => `What is 2+2? (request ${i})`;
@@ -237,8 +242,14 @@ export async function run(opts = {}) {
     await runConcurrent(o.warmup, 1, sides.bridge);
     await runConcurrent(o.warmup, 1, sides.direct);
 
-    log(`overhead: ${o.n1} per side at 1 in flight (WORKER_CONCURRENCY_CLAUDE=2, the default)`);
-    const c1 = await measurePair(sides, { total: o.n1, concurrency: 1, block: o.block });
+    const c1runs = [];
+    for (let r = 1; r <= o.runs; r++) {
+      log(
+        `overhead: run ${r}/${o.runs}, ${o.n1} per side at 1 in flight (WORKER_CONCURRENCY_CLAUDE=2, the default)`,
+      );
+      c1runs.push(await measurePair(sides, { total: o.n1, concurrency: 1, block: o.block }));
+    }
+    const c1 = c1runs.at(-1);
 
     // Reference: the API's own HTTP round trip (GET /health: Express, helmet, no Redis, not logged).
     const health = summarize(
@@ -249,17 +260,33 @@ export async function run(opts = {}) {
       }),
     );
 
-    log('overhead: restarting the worker with WORKER_CONCURRENCY_CLAUDE=16');
-    await sides.restartWorker({ WORKER_CONCURRENCY_CLAUDE: '16' });
-    await runConcurrent(o.warmup, 16, sides.bridge);
-    await runConcurrent(o.warmup, 16, sides.direct);
-    log(`overhead: ${o.n16} per side at 16 in flight`);
-    const c16 = await measurePair(sides, { total: o.n16, concurrency: 16, block: Math.max(o.block, 250) });
+    log(`overhead: restarting the worker with WORKER_CONCURRENCY_CLAUDE=${o.many}`);
+    await sides.restartWorker({ WORKER_CONCURRENCY_CLAUDE: String(o.many) });
+    await runConcurrent(o.warmup, o.many, sides.bridge);
+    await runConcurrent(o.warmup, o.many, sides.direct);
+    log(`overhead: ${o.nMany} per side at ${o.many} in flight`);
+    const cMany = await measurePair(sides, {
+      total: o.nMany,
+      concurrency: o.many,
+      block: Math.max(o.block, 250),
+    });
 
-    const met = { p50: c1.overhead.p50 <= TARGET.p50, p99: c1.overhead.p99 <= TARGET.p99 };
+    const metIn = (m) => m.overhead.p50 <= TARGET.p50 && m.overhead.p99 <= TARGET.p99;
+    const runsMet = c1runs.filter(metIn).length;
+    const met = runsMet >= runsRequired(o.runs);
     const table = [];
     table.push(statsRow('reference: GET /health @1', health));
-    for (const m of [c1, c16]) {
+    if (c1runs.length > 1) {
+      c1runs.forEach((m, i) =>
+        table.push({
+          series: `run ${i + 1}: overhead @1 (pXX diff)${metIn(m) ? '' : ' (target missed)'}`,
+          n: m.total,
+          ...m.overhead,
+          max: '',
+        }),
+      );
+    }
+    for (const m of [c1, cMany]) {
       table.push(statsRow(`bridge @${m.concurrency}`, m.bridge));
       table.push(statsRow(`direct @${m.concurrency}`, m.direct));
       table.push({ series: `overhead @${m.concurrency} (pXX diff)`, n: '', ...m.overhead, max: '' });
@@ -282,15 +309,16 @@ export async function run(opts = {}) {
         worker: 'fake claude, instant reply (FAKE_CLI_MODE unset = success, delay 0)',
       },
       c1,
-      c16,
+      c1runs,
+      cMany,
       health,
-      target: { ...TARGET, atConcurrency: 1, met },
+      target: { ...TARGET, atConcurrency: 1, runs: o.runs, runsMet, runsRequired: runsRequired(o.runs), met },
       errors: sides.errors(),
       warnings: { api: sides.api.warnings, worker: sides.worker.warnings },
       table,
       notes: [
         'overhead = bridge percentile − direct percentile (difference of percentiles, not percentile of differences); ms.',
-        `target at 1 in flight: p50 ≤ ${TARGET.p50} ms → ${met.p50 ? 'MET' : 'NOT MET'} (${c1.overhead.p50} ms); p99 ≤ ${TARGET.p99} ms → ${met.p99 ? 'MET' : 'NOT MET'} (${c1.overhead.p99} ms).`,
+        `target at 1 in flight: p50 ≤ ${TARGET.p50} ms and p99 ≤ ${TARGET.p99} ms in ${runsRequired(o.runs)} of ${o.runs} run(s) → ${met ? 'MET' : 'NOT MET'} (met in ${runsMet}; p50s ${c1runs.map((m) => m.overhead.p50).join(', ')}; p99s ${c1runs.map((m) => m.overhead.p99).join(', ')}).`,
         '"CLI run inside worker" = durationMs from the worker\'s "job completed" log (spawn → close as timed by the worker).',
         '"job …" rows, per request from the BullMQ job hash: queueWait = added→taken, processing = taken→finished, cli = runCli time, workerExtra = processing − cli, apiSide = request − (added→finished): HTTP, auth, checks, add, completion event, response.',
       ],
