@@ -100,6 +100,7 @@ describe('the Agent SDK credit', () => {
     expect((await ask('fourth @@fake cost=0.1@@')).status).toBe(200);
     const fourth = readRecords(recordDir).find((r) => r.stdin.includes('fourth'))!;
     expect(fourth.env.CLAUDE_CONFIG_DIR).toBe(dir('spare'));
+    await waitFor(async () => (await credit.spent('claude', 'spare')).runs === 1, 2_000, 'the spend');
     expect(await credit.spent('claude', 'spare')).toMatchObject({ costMicros: 100_000, runs: 1 });
   });
 });

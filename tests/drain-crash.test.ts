@@ -159,7 +159,10 @@ describe('crash (kill -9)', () => {
     const w2 = await h.spawnWorker({ TMPDIR: tmp });
     const orphans = runsOf('crash-');
     expect(orphans.filter((r) => r.endedAt)).toEqual([]); // all still running
-    expect(readdirSync(tmp).filter((n) => n.startsWith(SCRATCH_PREFIX))).toHaveLength(10);
+    // Ten runs' scratch directories, and the spare made ahead of w1's next job.
+    const scratch = () => readdirSync(tmp).filter((n) => n.startsWith(SCRATCH_PREFIX));
+    await waitFor(() => scratch().length === 11, 2_000, 'the spare scratch directory');
+    expect(scratch()).toHaveLength(11);
 
     // The whole box's worker side dies at once: the worker and its CLI watchdog.
     process.kill(w1.proc.pid!, 'SIGSTOP');
@@ -198,6 +201,7 @@ describe('crash (kill -9)', () => {
     }
     expect(await h.redis.zcard(h.keys.leases(keyId))).toBe(0);
     await Promise.all([w2.stop(), w3.stop()]);
-    expect(readdirSync(tmp).filter((n) => n.startsWith(SCRATCH_PREFIX))).toHaveLength(0);
+    // The dead worker's spare went with its runs' directories; the live workers' with their close.
+    expect(scratch()).toHaveLength(0);
   }, 60_000);
 });
