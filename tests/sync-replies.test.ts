@@ -1,7 +1,8 @@
 /**
  * Sync requests hear of their job's end on their API process's reply channel, published by the
- * worker right after settlement, without waiting for BullMQ to complete the job; BullMQ's own
- * completion (QueueEvents) still answers when no reply comes.
+ * worker right after settlement, without waiting for BullMQ to complete the job. When no reply
+ * comes (the job ended another way, or the reply was published while the API's subscriber was
+ * reconnecting), the job's stored outcome answers.
  *
  * The worker here is a plain BullMQ worker on the bridge's queue with a processor of the test's
  * own, so the test decides what is published and when the job completes; admission sees it as
@@ -49,6 +50,16 @@ const connection = createRedis({
 });
 const events = createJobEvents({ redis: h.redis, keys: h.keys, ttlS: 60 });
 
+/** Cuts the API's reply subscriber (CLIENT KILL by its connection name); it reconnects by itself. */
+async function killReplySubscriber(): Promise<void> {
+  const list = (await h.redis.client('LIST')) as string;
+  const name = `cli-bridge:${h.prefix}:api-replies:subscriber`;
+  const line = list.split('\n').find((l) => l.includes(` name=${name} `));
+  const id = line && /\bid=(\d+)/.exec(line)?.[1];
+  if (!id) throw new Error(`no client named ${name}`);
+  await h.redis.client('KILL', 'ID', id);
+}
+
 beforeAll(async () => {
   url = (await h.startApi()).url;
   key = await h.createKey(url);
@@ -63,6 +74,10 @@ beforeAll(async () => {
       if (prompt.startsWith('reply')) {
         await events.completed(job.id!, result, { textStreamed: false, replyTo: job.data.replyTo });
         await sleep(HOLD_MS);
+      } else if (prompt.startsWith('lost')) {
+        // The API's subscriber is cut just before the reply: the reply is lost, the job completes.
+        await killReplySubscriber();
+        await events.completed(job.id!, result, { textStreamed: false, replyTo: job.data.replyTo });
       } else if (prompt.startsWith('fail')) {
         await events.failed(
           job.id!,
@@ -106,10 +121,19 @@ describe('sync replies', () => {
     expect(res.json.error).toMatchObject({ type: 'provider_error', message: 'the model broke' });
   });
 
-  it('still answers from BullMQ completion when no reply is published', async () => {
+  it("answers from the job's stored outcome when no reply is published", async () => {
     const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'silent three' }, auth());
     expect(res.status).toBe(200);
     expect(res.json.content[0].text).toBe('answer to silent three');
+  });
+
+  it('reads the outcome of every waiting job as soon as its subscriber is back after a cut', async () => {
+    const started = Date.now();
+    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'lost six' }, auth());
+    expect(res.status).toBe(200);
+    expect(res.json.content[0].text).toBe('answer to lost six');
+    // Not the periodic fallback (a wait is first read a second after it was queued): the reconnect.
+    expect(Date.now() - started).toBeLessThan(900);
   });
 
   it('a sync request that ends within a second reads no holds beyond its admission', async () => {
@@ -120,7 +144,7 @@ describe('sync replies', () => {
       const scripted = source.includes('lua') || /^eval/i.test(args[0] ?? '');
       if (!scripted && args.slice(1).includes(h.keys.holds('claude'))) reads.push(args[0]!);
     });
-    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'silent five' }, auth());
+    const res = await postJson(`${url}/generate`, { systemPrompt: '', userPrompt: 'reply five' }, auth());
     expect(res.status).toBe(200);
     await sleep(100);
     await monitor.disconnect();

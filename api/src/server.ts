@@ -11,7 +11,6 @@ import {
   closeWithin,
   createGenerateQueue,
   createPricingStore,
-  createQueueEvents,
   createRedis,
   PROVIDERS,
   redisKeys,
@@ -21,7 +20,6 @@ import {
   type GenerateQueue,
   type Logger,
   type Provider,
-  type QueueEvents,
   type RedisRole,
 } from '@cli-bridge/shared';
 import { createApp } from './app.js';
@@ -47,9 +45,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   // BullMQ defines its Lua commands on the client it is given, and ioredis copies them into every
   // MULTI/pipeline built on that client: our own commands get a client BullMQ never touches.
   const queueRedis = client('producer', 'api-queue');
-  const subscribers: ReturnType<typeof createRedis>[] = [];
   const queues = {} as Record<Provider, GenerateQueue>;
-  const queueEvents = {} as Record<Provider, QueueEvents>;
   for (const p of PROVIDERS) {
     queues[p] = createGenerateQueue(p, {
       connection: queueRedis,
@@ -57,13 +53,6 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       config,
     });
     queues[p].on('error', (err) => logger.warn({ err, provider: p }, 'queue error'));
-    const sub = client('subscriber', `api-events-${p}`);
-    subscribers.push(sub);
-    queueEvents[p] = createQueueEvents(p, {
-      connection: sub,
-      prefix: keys.prefix,
-    });
-    queueEvents[p].on('error', (err) => logger.warn({ err, provider: p }, 'queue events error'));
   }
   // Normally Redis is there: wait for it so the first request is not a needless 503. During an
   // outage the API still comes up (liveness) and answers 503 until Redis is back.
@@ -83,7 +72,6 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   const blockingClient = () => client('subscriber', 'api-sse');
   // Where the workers tell this process of its sync jobs' ends: a channel of its own.
   const replySubscriber = client('subscriber', 'api-replies');
-  subscribers.push(replySubscriber);
   const replies = { subscriber: replySubscriber, channel: keys.replyChannel(randomUUID()) };
   const services = createApiServices({
     config,
@@ -91,7 +79,6 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
     redis,
     keys,
     queues,
-    queueEvents,
     pricing,
     blockingClient,
     replies,
@@ -104,12 +91,9 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
   if (adopted > 0) logger.info({ adopted }, 'gave keys made before key ids their name as id');
   const app = createApp({ config, logger, services, redis });
 
-  // Results are heard on the reply channel and through QueueEvents: be listening before the first
-  // request (bounded, as above).
-  await Promise.all([
-    ...PROVIDERS.map((p) => closeWithin(() => queueEvents[p].waitUntilReady(), REDIS_STARTUP_WAIT_MS)),
-    closeWithin(() => services.waiters.ready(), REDIS_STARTUP_WAIT_MS),
-  ]);
+  // Sync results are heard on the reply channel: be subscribed before the first request (bounded,
+  // as above).
+  await closeWithin(() => services.waiters.ready(), REDIS_STARTUP_WAIT_MS);
 
   let shuttingDown = false;
   // Receiving a whole request (headers and body) must take at most REQUEST_TIMEOUT_MS: a stalled
@@ -174,13 +158,8 @@ export async function startApiServer(config: Config, logger: Logger): Promise<Ap
       clearInterval(reap);
       server.closeAllConnections();
       const warn = (err: unknown) => logger.warn({ err }, 'close failed');
-      await Promise.all(
-        PROVIDERS.flatMap((p) => [
-          closeWithin(() => queueEvents[p].close(), CLOSE_STEP_MS, warn),
-          closeWithin(() => queues[p].close(), CLOSE_STEP_MS, warn),
-        ]),
-      );
-      for (const c of [...subscribers, queueRedis, redis]) await closeRedis(c);
+      await Promise.all(PROVIDERS.map((p) => closeWithin(() => queues[p].close(), CLOSE_STEP_MS, warn)));
+      for (const c of [replySubscriber, queueRedis, redis]) await closeRedis(c);
     })());
 
   return { url, port, services, close };

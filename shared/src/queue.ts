@@ -1,12 +1,12 @@
 /**
- * The only module that imports BullMQ. Queue names, default job options and the factories for
- * queues, queue events and workers live here so the API and worker agree on them.
+ * The only module that imports BullMQ. Queue names, default job options, the factories for
+ * queues and workers and the reads of BullMQ's own job records live here so the API and worker
+ * agree on them.
  */
 import {
   DelayedError,
   Job,
   Queue,
-  QueueEvents,
   UnrecoverableError,
   WaitingError,
   Worker,
@@ -15,7 +15,7 @@ import {
 } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import type { GenerateJobData, GenerateResult } from './jobs.js';
+import { providerOfJobId, type GenerateJobData, type GenerateResult } from './jobs.js';
 import type { Provider } from './providers.js';
 import { redisScript } from './redis-script.js';
 
@@ -25,7 +25,6 @@ export type GenerateJob = Job<GenerateJobData, GenerateResult>;
 export type GenerateQueue = Queue<GenerateJobData, GenerateResult>;
 export type GenerateWorker = Worker<GenerateJobData, GenerateResult>;
 export type GenerateProcessor = Processor<GenerateJobData, GenerateResult>;
-export type { QueueEvents };
 
 /** One queue per provider, named after it. */
 function queueName(provider: Provider): string {
@@ -58,14 +57,6 @@ export function createGenerateQueue(provider: Provider, deps: QueueDeps & { conf
     connection: deps.connection,
     prefix: deps.prefix,
     defaultJobOptions: defaultJobOptions(deps.config),
-  });
-}
-
-/** QueueEvents needs a blocking connection of its own (role `subscriber`). */
-export function createQueueEvents(provider: Provider, deps: QueueDeps): QueueEvents {
-  return new QueueEvents(queueName(provider), {
-    connection: deps.connection,
-    prefix: deps.prefix,
   });
 }
 
@@ -284,4 +275,45 @@ export function retryFailedJob(job: GenerateJob): Promise<void> {
 /** Removes a finished job and its data from the queue (a running one is cancelled instead). */
 export function removeFinishedJob(job: GenerateJob): Promise<void> {
   return job.remove();
+}
+
+/** A job's outcome as BullMQ stored it: ended, or gone (removed, by a cancel or retention). */
+export type StoredJobEnd =
+  { status: 'completed'; value: unknown } | { status: 'failed'; reason: string } | { status: 'gone' };
+
+/**
+ * The stored outcome of each job (undefined while it has not ended, or for an id of no known
+ * provider), read in one pipeline: BullMQ writes `finishedOn` when a job completes or fails for
+ * good (not when it fails an attempt and waits to retry), with `returnvalue` or `failedReason`.
+ */
+export async function storedJobEnds(
+  queues: Record<Provider, GenerateQueue>,
+  redis: Redis,
+  jobIds: string[],
+): Promise<(StoredJobEnd | undefined)[]> {
+  const pipeline = redis.pipeline();
+  const known = jobIds.map((id) => {
+    const provider = providerOfJobId(id);
+    if (provider)
+      pipeline.hmget(queues[provider].toKey(id), 'timestamp', 'finishedOn', 'returnvalue', 'failedReason');
+    return provider !== undefined;
+  });
+  const rows = (await pipeline.exec()) ?? [];
+  let next = 0;
+  return known.map((isKnown): StoredJobEnd | undefined => {
+    if (!isKnown) return undefined;
+    const [err, fields] = rows[next++] ?? [];
+    if (err || !Array.isArray(fields)) return undefined;
+    const [timestamp, finishedOn, returnvalue, failedReason] = fields as (string | null)[];
+    if (timestamp === null) return { status: 'gone' };
+    if (finishedOn === null) return undefined;
+    if (returnvalue !== null && returnvalue !== undefined) {
+      try {
+        return { status: 'completed', value: JSON.parse(returnvalue) };
+      } catch {
+        return { status: 'completed', value: undefined };
+      }
+    }
+    return { status: 'failed', reason: failedReason ?? '' };
+  });
 }

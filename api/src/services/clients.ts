@@ -1,12 +1,4 @@
-import type {
-  Config,
-  GenerateQueue,
-  Logger,
-  PricingStore,
-  Provider,
-  QueueEvents,
-  RedisKeys,
-} from '@cli-bridge/shared';
+import type { Config, GenerateQueue, Logger, PricingStore, Provider, RedisKeys } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 import type { ReplyChannel } from './job-waiters.js';
 
@@ -18,7 +10,6 @@ export interface ApiClients {
   redis: Redis;
   keys: RedisKeys;
   queues: Record<Provider, GenerateQueue>;
-  queueEvents: Record<Provider, QueueEvents>;
   pricing: PricingStore;
   /** A new blocking-capable connection, for one SSE stream. */
   blockingClient: () => Redis;

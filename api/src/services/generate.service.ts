@@ -134,8 +134,10 @@ export function createGenerateService(deps: GenerateServiceDeps) {
     const wait = deps.waiters.expect(jobId, timeoutMs);
     if (input.trace) input.trace.jobId = jobId;
     try {
-      // Told of its end directly on this process's reply channel; QueueEvents is the fallback.
-      onQueued?.(await submit({ ...input, jobId, replyTo: deps.waiters.replyTo }));
+      // Told of its end on this process's reply channel; its stored outcome is the fallback.
+      const job = await submit({ ...input, jobId, replyTo: deps.waiters.replyTo });
+      wait.queued();
+      onQueued?.(job);
     } catch (err) {
       wait.cancel();
       throw err;

@@ -8,6 +8,7 @@ import {
   createSettlement,
   createWorkerRegistry,
   readLogs,
+  storedJobEnds,
   findLogs,
   type LogQuery,
 } from '@cli-bridge/shared';
@@ -47,7 +48,10 @@ export function createApiServices(c: ApiClients) {
     logPromptChars: config.LOG_PROMPT_CHARS,
   });
   const events = createJobEvents({ redis, keys, ttlS: config.JOB_RESULT_TTL_S });
-  const waiters = createJobWaiters(c.queueEvents, c.replies);
+  const waiters = createJobWaiters({
+    replies: c.replies,
+    storedEnds: (ids) => storedJobEnds(c.queues, redis, ids),
+  });
   const holds = createHolds({ redis, keys, heartbeatMs: config.WORKER_HEARTBEAT_MS });
   const generate = createGenerateService({ ...c, admission, waiters, holds });
   const sessions = createSessionStore({ redis, keys, ttlMs: config.DASHBOARD_SESSION_TTL_MS });

@@ -2,19 +2,23 @@
  * Waiting for jobs to end, for every request of an API process at once, dispatching by job id:
  * - the process's reply channel (shared/src/job-replies.ts): one Pub/Sub subscription, opened at
  *   start-up, on which the workers publish the end of each job a sync request of this process
- *   waits for (its `replyTo`) as soon as it is settled. This is the fast path: it saves BullMQ's
- *   completion and the QueueEvents read (about 1.2 ms p50 in the stage trace, BENCHMARKS.md);
- * - one `completed` and one `failed` listener per provider's QueueEvents: every other job (async
- *   ones a cancel waits for), and the fallback for a reply missed while the subscriber
- *   reconnected. Whichever comes first settles the wait; the later one finds no waiter.
- * (BullMQ's own `job.waitUntilFinished` adds listeners per call, to the queue as well, which is
- * what made Node warn of a listener leak at 16 concurrent requests.)
+ *   waits for (its `replyTo`), right after its settlement. This is the path every answer takes
+ *   normally: one hop, where BullMQ's completion and a QueueEvents read took about 1.2 ms p50 in
+ *   the stage trace (BENCHMARKS.md), and without reading every event of every job (QueueEvents,
+ *   which this process no longer runs, read about 0.4 events per async submit);
+ * - the jobs' stored outcomes (`storedJobEnds`), the fallback for an end no reply told: read for
+ *   every wait still unanswered after `fallbackMs`, then every `fallbackMs`, in one pipeline; and
+ *   for every wait at once after the subscriber reconnects (a reply published meanwhile is lost).
+ *   A job that ends without a reply (it stalled out, or failed outside the CLI's run) is heard
+ *   this way, within about a second.
+ * A cancel waiting for the worker's confirmation (`untilEnded`) reads its job's outcome every
+ * `confirmPollMs` instead: an async job names no reply channel.
  *
- * A sync request starts expecting its job's end BEFORE the job is added, so no event can be
- * missed; a later waiter (a cancel waiting for the worker's confirmation) checks the job's state
- * once after it starts listening.
+ * A sync request starts expecting its job's end BEFORE the job is added, so no reply can be
+ * missed; its stored outcome is read only once the job is in the queue (`queued()`), so a job not
+ * added yet is never taken for one removed.
  */
-import { parseJobReply, type GenerateJob, type Provider, type QueueEvents } from '@cli-bridge/shared';
+import { encodeFailure, parseJobReply, type GenerateJob, type StoredJobEnd } from '@cli-bridge/shared';
 import type { Redis } from 'ioredis';
 
 export type JobEnd =
@@ -26,6 +30,8 @@ export type JobEnd =
 
 export interface JobWait {
   readonly ended: Promise<JobEnd>;
+  /** The job is in the queue: from now on its stored outcome is read when no reply comes. */
+  queued(): void;
   /** Stops waiting (the promise resolves `abandoned`). */
   cancel(): void;
 }
@@ -36,21 +42,42 @@ export interface ReplyChannel {
   channel: string;
 }
 
-export function createJobWaiters(queueEvents: Record<Provider, QueueEvents>, replies?: ReplyChannel) {
-  const waiting = new Map<string, Set<(end: JobEnd) => void>>();
+export interface JobWaitersDeps {
+  replies: ReplyChannel;
+  /** The jobs' stored outcomes, in order (undefined: not ended yet, or unreadable now). */
+  storedEnds: (jobIds: string[]) => Promise<(StoredJobEnd | undefined)[]>;
+  /** How long a queued wait goes unanswered before its job's outcome is read, and how often (ms). */
+  fallbackMs?: number;
+  /** How often a cancel's confirmation is read (ms). */
+  confirmPollMs?: number;
+}
+
+/** What a job removed from its queue ended as, for whoever waited for it. */
+const REMOVED_REASON = encodeFailure('cancelled', 'The job was removed before it finished');
+
+function fromStored(end: StoredJobEnd): Exclude<JobEnd, { status: 'timeout' | 'abandoned' }> {
+  return end.status === 'gone' ? { status: 'failed', reason: REMOVED_REASON } : end;
+}
+
+interface Waiter {
+  settle: (end: JobEnd) => void;
+  /** Since when its job is in the queue (epoch ms); undefined before. */
+  queuedAt?: number;
+}
+
+export function createJobWaiters(deps: JobWaitersDeps) {
+  const { replies } = deps;
+  const fallbackMs = deps.fallbackMs ?? 1_000;
+  const confirmPollMs = deps.confirmPollMs ?? 50;
+  const waiting = new Map<string, Set<Waiter>>();
   const dispatch = (jobId: string, end: JobEnd) => {
     const set = waiting.get(jobId);
     if (!set) return;
     waiting.delete(jobId);
-    for (const settle of set) settle(end);
+    for (const w of set) w.settle(end);
   };
-  for (const qe of Object.values(queueEvents)) {
-    qe.on('completed', ({ jobId, returnvalue }) =>
-      dispatch(jobId, { status: 'completed', value: returnvalue }),
-    );
-    qe.on('failed', ({ jobId, failedReason }) => dispatch(jobId, { status: 'failed', reason: failedReason }));
-  }
-  replies?.subscriber.on('message', (channel: string, message: string) => {
+
+  replies.subscriber.on('message', (channel: string, message: string) => {
     if (channel !== replies.channel) return;
     const r = parseJobReply(message);
     if (!r) return;
@@ -61,54 +88,93 @@ export function createJobWaiters(queueEvents: Record<Provider, QueueEvents>, rep
         : { status: 'failed', reason: r.reason },
     );
   });
-  // ioredis subscribes again by itself after a reconnect; until then QueueEvents serves.
-  const subscribed = replies
-    ? replies.subscriber.subscribe(replies.channel).then(
-        () => {},
-        () => {},
-      )
-    : Promise.resolve();
+
+  /** Reads the stored outcome of every queued wait older than `minAgeMs`, and settles the ended. */
+  let sweeping = false;
+  async function sweep(minAgeMs: number): Promise<void> {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      const now = Date.now();
+      const ids = [...waiting]
+        .filter(([, set]) => [...set].some((w) => w.queuedAt !== undefined && now - w.queuedAt >= minAgeMs))
+        .map(([id]) => id);
+      if (ids.length === 0) return;
+      const ends = await deps.storedEnds(ids).catch(() => []);
+      ends.forEach((end, i) => {
+        if (end) dispatch(ids[i]!, fromStored(end));
+      });
+    } finally {
+      sweeping = false;
+    }
+  }
+  const sweeper = setInterval(() => void sweep(fallbackMs), fallbackMs);
+  sweeper.unref();
+  // ioredis subscribes again by itself after a reconnect; what was published meanwhile is lost.
+  let connectedBefore = false;
+  const onReady = () => {
+    if (connectedBefore) void sweep(0);
+    connectedBefore = true;
+  };
+  replies.subscriber.on('ready', onReady);
+  const subscribed = replies.subscriber.subscribe(replies.channel).then(
+    () => {},
+    () => {},
+  );
 
   /** Starts listening for the end of job `jobId`; `timeoutMs` later it resolves `timeout`. */
   function expect(jobId: string, timeoutMs: number): JobWait {
-    let settle!: (end: JobEnd) => void;
+    const waiter: Waiter = { settle: () => {} };
     const ended = new Promise<JobEnd>((resolve) => {
-      const timer = setTimeout(() => settle({ status: 'timeout' }), timeoutMs);
-      settle = (end) => {
+      const timer = setTimeout(() => waiter.settle({ status: 'timeout' }), timeoutMs);
+      waiter.settle = (end) => {
         clearTimeout(timer);
         const set = waiting.get(jobId);
-        set?.delete(settle);
+        set?.delete(waiter);
         if (set?.size === 0) waiting.delete(jobId);
         resolve(end);
       };
     });
     let set = waiting.get(jobId);
     if (!set) waiting.set(jobId, (set = new Set()));
-    set.add(settle);
-    return { ended, cancel: () => settle({ status: 'abandoned' }) };
+    set.add(waiter);
+    return {
+      ended,
+      queued: () => {
+        waiter.queuedAt ??= Date.now();
+      },
+      cancel: () => waiter.settle({ status: 'abandoned' }),
+    };
   }
 
   return {
     expect,
 
-    /** What a sync job names as its `replyTo` (undefined: no reply channel, QueueEvents only). */
-    replyTo: replies?.channel,
+    /** What a sync job names as its `replyTo`. */
+    replyTo: replies.channel,
 
     /** Resolves once the reply channel is subscribed (start-up waits for it, bounded). */
     ready: (): Promise<void> => subscribed,
 
-    /** Waits for a job that may already have ended (its state is read once after listening). */
+    /** Waits for a job that may already have ended, reading its outcome every `confirmPollMs`. */
     async untilEnded(job: GenerateJob, timeoutMs: number): Promise<JobEnd> {
-      const wait = expect(job.id!, timeoutMs);
-      const state = await job.getState().catch(() => 'unknown');
-      // Ended, or gone altogether (removed while queued): nothing more will come.
-      if (state === 'completed' || state === 'failed' || state === 'unknown') wait.cancel();
+      const jobId = job.id!;
+      const wait = expect(jobId, timeoutMs);
+      wait.queued();
+      let over = false;
+      void wait.ended.finally(() => (over = true));
+      while (!over) {
+        const [end] = await deps.storedEnds([jobId]).catch(() => [undefined]);
+        if (end) dispatch(jobId, fromStored(end));
+        else await new Promise((r) => setTimeout(r, confirmPollMs));
+      }
       return wait.ended;
     },
 
-    /** Every wait in progress resolves `abandoned` (shutdown). */
+    /** Every wait in progress resolves `abandoned` (shutdown); the fallback stops. */
     abandonAll(): void {
-      for (const [, set] of waiting) for (const settle of [...set]) settle({ status: 'abandoned' });
+      clearInterval(sweeper);
+      for (const [, set] of waiting) for (const w of [...set]) w.settle({ status: 'abandoned' });
     },
 
     /** Requests waiting now (for tests and shutdown logs). */
