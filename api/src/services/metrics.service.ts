@@ -28,7 +28,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 const QUEUE_STATES = ['waiting', 'active', 'delayed'] as const;
 
 /** Request duration buckets (s): from a refused request to a long synchronous generate. */
-export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 interface Snapshot {
   fleet: FleetMetrics;
@@ -98,41 +98,19 @@ export function createMetricsService(deps: MetricsDeps) {
   let snap: Snapshot | undefined;
   const registers = [register];
 
-  // This process's requests are counted in plain maps, and handed to prom-client only at scrape
-  // time: its inc()/observe() validate and hash the label set on every call, a measurable share
-  // of an async submit's CPU (BENCHMARKS.md, "Submit throughput after the key cache"). Both maps
-  // are as bounded as the label sets (route patterns, never raw paths).
-  const requestCounts = new Map<string, { labels: Record<string, string>; count: number }>();
-  const durations = new Map<string, { labels: Record<string, string>; per: number[]; sum: number }>();
-  new Counter({
+  const requests = new Counter({
     name: 'cli_bridge_requests_total',
     help: 'HTTP requests answered by this API process',
     labelNames: ['route', 'method', 'provider', 'model', 'status', 'key'],
     registers,
-    collect() {
-      this.reset();
-      for (const s of requestCounts.values()) this.inc(s.labels, s.count);
-    },
   });
-  register.registerMetric(
-    new SnapshotHistogram(
-      {
-        name: 'cli_bridge_request_duration_seconds',
-        help: 'HTTP request duration in this API process, to the end of the answer (streams included)',
-      },
-      ['route', 'method', 'provider', 'status'],
-      REQUEST_BUCKETS,
-      () =>
-        [...durations.values()].map(({ labels, per, sum }) => {
-          let cumulative = 0;
-          const buckets = per.map((n, i) => ({
-            le: i < REQUEST_BUCKETS.length ? String(REQUEST_BUCKETS[i]) : '+Inf',
-            count: (cumulative += n),
-          }));
-          return { labels, buckets, count: cumulative, sum };
-        }),
-    ),
-  );
+  const duration = new Histogram({
+    name: 'cli_bridge_request_duration_seconds',
+    help: 'HTTP request duration in this API process, to the end of the answer (streams included)',
+    labelNames: ['route', 'method', 'provider', 'status'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
 
   const redisUp = new Gauge({
     name: 'cli_bridge_redis_up',
@@ -297,28 +275,18 @@ export function createMetricsService(deps: MetricsDeps) {
       return register.metrics();
     },
     observeRequest(o: RequestObservation): void {
-      const countId = `${o.route}\n${o.method}\n${o.provider}\n${o.model}\n${o.status}\n${o.key}`;
-      const counted = requestCounts.get(countId);
-      if (counted) counted.count++;
-      else {
-        const { route, method, provider, model, status, key } = o;
-        requestCounts.set(countId, { labels: { route, method, provider, model, status, key }, count: 1 });
-      }
-      const durationId = `${o.route}\n${o.method}\n${o.provider}\n${o.status}`;
-      let d = durations.get(durationId);
-      if (!d) {
-        const { route, method, provider, status } = o;
-        d = {
-          labels: { route, method, provider, status },
-          per: REQUEST_BUCKETS.map(() => 0).concat(0),
-          sum: 0,
-        };
-        durations.set(durationId, d);
-      }
-      let i = 0;
-      while (i < REQUEST_BUCKETS.length && o.seconds > REQUEST_BUCKETS[i]!) i++;
-      d.per[i]!++;
-      d.sum += o.seconds;
+      requests.inc({
+        route: o.route,
+        method: o.method,
+        provider: o.provider,
+        model: o.model,
+        status: o.status,
+        key: o.key,
+      });
+      duration.observe(
+        { route: o.route, method: o.method, provider: o.provider, status: o.status },
+        o.seconds,
+      );
     },
   };
 }
