@@ -4,13 +4,13 @@
  */
 import cors from 'cors';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { accessLog } from './middleware/access-log.js';
 import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { sessionCookie } from './middleware/session.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { limiter } from './middleware/rate-limit.js';
 import { requestMetrics } from './middleware/request-metrics.js';
-import { securityHeaders } from './middleware/security-headers.js';
 import { startTrace } from './middleware/trace.js';
 import { adminJobRoutes } from './routes/admin-jobs.routes.js';
 import { adminKeyRoutes } from './routes/admin-keys.routes.js';
@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog(logger));
   app.use(requestMetrics(deps.services.metrics));
   app.use(
-    securityHeaders({
+    helmet({
       contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } },
       referrerPolicy: { policy: 'no-referrer' },
     }),
