@@ -6,7 +6,7 @@
  * logged at info, other 5xx at error; GET /health is not logged.
  *
  * Written here rather than with pino-http because pino-http builds two or three child loggers per
- * request (serializing the request into each): about 36 µs of CPU per request against 17 µs for
+ * request (serializing the request into each): 32-45 µs of CPU per request against 15-20 µs for
  * this, which builds none (BENCHMARKS.md, "Submit throughput after the key cache"). Headers and
  * bodies are never logged: they hold prompts and keys.
  */
