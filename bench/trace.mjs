@@ -25,7 +25,7 @@ export const DEFAULTS = { traceWarmup: 30, traceN: 300, block: 50 };
 /** [stage label, from mark, to mark]; `client.*` = this process, `api.*`, `worker.*`. */
 export const STAGES = [
   ['HTTP in (client send → API first middleware)', 'client.sent', 'api.received'],
-  ['API middleware (pino-http, helmet, CORS, limiters, routing)', 'api.received', 'api.routed'],
+  ['API middleware (access log, security headers, CORS, limiters, routing)', 'api.received', 'api.routed'],
   ['auth (key lookup EVALSHA)', 'api.routed', 'api.authed'],
   ['body read + JSON parse', 'api.authed', 'api.bodyRead'],
   ['body validation (zod)', 'api.bodyRead', 'api.validated'],

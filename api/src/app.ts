@@ -2,12 +2,10 @@
  * The HTTP app. `createApp` wires routes to services and never listens: `main.ts` (or a test)
  * decides where it runs.
  */
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
+import { accessLog } from './middleware/access-log.js';
 import { presentedKey, requireAdmin } from './middleware/auth.js';
 import { sessionCookie } from './middleware/session.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
@@ -32,14 +30,6 @@ import { metricsRoutes } from './routes/metrics.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
 import type { AppDeps } from './deps.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** A caller's `x-request-id` when it is sane, else a fresh UUID. */
-function requestId(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
 export function createApp(deps: AppDeps): Express {
   const { config, logger } = deps;
   const app = express();
@@ -49,31 +39,7 @@ export function createApp(deps: AppDeps): Express {
   // Per-stage timings (off by default): before everything else, to see what the rest costs.
   if (config.TRACE_STAGES) app.use(startTrace(logger.child({ component: 'trace' })));
 
-  app.use(
-    pinoHttp({
-      logger: logger.child({ component: 'http' }),
-      genReqId: (req, res) => {
-        const id = requestId(req);
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Bodies and headers are never logged: they hold prompts and keys.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      // Refusals (4xx) and expected outages (503, 504) are not errors of the bridge itself.
-      customLogLevel: (_req, res) =>
-        res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504 ? 'error' : 'info',
-      autoLogging: { ignore: (req) => req.url === '/health' },
-      // The job a request made (noted by the routes), so its line joins the worker's by job id.
-      customProps: (_req, res) => (res.bridgeJob ? { jobId: res.bridgeJob.id } : {}),
-    }),
-  );
+  app.use(accessLog(logger));
   app.use(requestMetrics(deps.services.metrics));
   app.use(
     helmet({

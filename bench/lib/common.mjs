@@ -35,7 +35,7 @@ export function newRedis() {
 /**
  * Environment for bridge processes (string values, as in process.env): the tests' base
  * (tests/helpers/env.ts `bridgeBaseEnv`), with NODE_ENV=production and LOG_LEVEL=info (a
- * deployment's defaults: the per-request pino-http line and the worker's "job completed" line
+ * deployment's defaults: the per-request access log line and the worker's "job completed" line
  * are written).
  */
 export function bridgeEnv(prefix, overrides = {}) {

@@ -229,6 +229,9 @@ const baseSchema = z.object({
   MAX_CONNECTIONS: int('MAX_CONNECTIONS', 1, 1_000_000, 4_096),
   ADMIN_RATE_LIMIT_MAX: int('ADMIN_RATE_LIMIT_MAX', 0, 1_000_000, 60),
   AUTH_FAILURE_LIMIT: int('AUTH_FAILURE_LIMIT', 0, 1_000_000, 10),
+  // How long (ms) an API process reuses a successful key lookup on the routes that go through
+  // admission (which re-checks the key, so a revoked key is still refused at once); 0 = off.
+  KEY_CACHE_TTL_MS: int('KEY_CACHE_TTL_MS', 0, 60_000, 5_000),
   // Life of a dashboard session (the admin's or a key holder's cookie), in ms. Default: 8 hours.
   DASHBOARD_SESSION_TTL_MS: int('DASHBOARD_SESSION_TTL_MS', 1_000, 30 * 86_400_000, 8 * 3_600_000),
   CONCURRENCY_LEASE_MS: int('CONCURRENCY_LEASE_MS', 1_000, MAX_MS, 600_000),

@@ -25,6 +25,7 @@ import {
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
+import type { KeyCache } from '../services/key-cache.js';
 import type { SessionStore } from '../services/session-store.js';
 import { assertSameOrigin, sessionCookie } from './session.js';
 
@@ -53,6 +54,8 @@ export interface AuthDeps {
   redis: Redis;
   keys: RedisKeys;
   sessions: SessionStore;
+  /** Successful lookups reused by `requireAdmittedUserKey` (absent: every lookup goes to Redis). */
+  keyCache?: KeyCache;
 }
 
 /** The failed-authentication counter of this request's client address. */
@@ -86,6 +89,47 @@ export function requireUserKey(deps: AuthDeps): RequestHandler {
     const { id, name } = await resolve(req, raw);
     req.keyId = id;
     req.keyName = name;
+    next();
+  };
+}
+
+/**
+ * `requireUserKey` for the routes whose handler goes through admission (the generate routes,
+ * POST /jobs, the compatible generate routes): a key looked up successfully less than
+ * KEY_CACHE_TTL_MS ago is taken from the in-process cache (services/key-cache.ts) instead of
+ * Redis. That is safe only because admission re-checks, atomically, that the key record still
+ * exists (401 `unknown_key` otherwise): a revoked key is refused at once all the same, and the
+ * answer's 401 drops its entry, so its next request is looked up (and counted) again. Every
+ * other route (reads, cancel, /usage, /me, …) keeps `requireUserKey`: nothing after it would
+ * notice a revoked key. A missing or wrong key is never cached: it takes the normal lookup, which
+ * counts it as a failed authentication. `cacheable(req)` = false sends one request through the
+ * normal lookup (POST /jobs with an Idempotency-Key: its replay answers without admission).
+ */
+export function requireAdmittedUserKey(
+  deps: AuthDeps,
+  cacheable: (req: Request) => boolean = () => true,
+): RequestHandler {
+  const cache = deps.keyCache;
+  if (!cache?.enabled) return requireUserKey(deps);
+  const lookup = keyLookup(deps);
+  const failures = createFailedAuth(deps.redis);
+  return async (req, res, next) => {
+    const raw = presentedKey(req);
+    if (!raw) throw await failures.fail(failedAuthGuard(deps, req), missingKey);
+    const hash = hashApiKey(raw);
+    const useCache = cacheable(req);
+    let key = useCache ? cache.get(hash) : undefined;
+    if (key) {
+      // Admission refused it as unknown: revoked since its lookup. Forget it.
+      res.once('finish', () => {
+        if (res.statusCode === 401) cache.delete(hash);
+      });
+    } else {
+      key = await lookup(req, hash);
+      if (useCache) cache.set(hash, key);
+    }
+    req.keyId = key.id;
+    req.keyName = key.name;
     next();
   };
 }
@@ -147,12 +191,19 @@ export function adminLogin(deps: AuthDeps & { adminKey: string | undefined }) {
  * name, counting a wrong one as a failed authentication. Throws 401 (or 429 past the limit).
  */
 export function userLogin(deps: AuthDeps) {
+  const lookup = keyLookup(deps);
+  return (req: Request, presented: string): Promise<{ id: string; name: string }> =>
+    lookup(req, hashApiKey(presented));
+}
+
+/** The LOOKUP script for a key's hash: its id and name, or the failed-authentication error. */
+function keyLookup(deps: AuthDeps) {
   const lookup = redisScript(deps.redis, LOOKUP);
-  return async (req: Request, presented: string): Promise<{ id: string; name: string }> => {
+  return async (req: Request, hash: string): Promise<{ id: string; name: string }> => {
     const guard = failedAuthGuard(deps, req);
     const reply = (await lookup(
       [guard.counterKey, deps.keys.apiKeyByHash],
-      [hashApiKey(presented), guard.limit, guard.windowMs],
+      [hash, guard.limit, guard.windowMs],
     )) as unknown[];
     if (reply[0] !== 'ok') throw authFailure(reply, invalidKey);
     return parseKeyIndexEntry(String(reply[1]));

@@ -38,9 +38,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const be = fromHttpError(err) ?? toBridgeError(err);
-    const log = (req as { log?: Logger }).log ?? logger;
-    // Only the unexpected is logged here; pino-http logs every response with its status.
-    if (be.type === 'internal_error') log.error({ err: be.cause ?? be }, 'unhandled error');
+    // Only the unexpected is logged here; the access log (access-log.ts) has every response.
+    if (be.type === 'internal_error') {
+      const line = { id: req.id, method: req.method, url: req.originalUrl };
+      logger.error({ component: 'http', req: line, err: be.cause ?? be }, 'unhandled error');
+    }
     if (be.retryAfterS !== undefined) res.setHeader('Retry-After', String(be.retryAfterS));
     // Refused before its body was read (no key, too large, ...): close the connection with the
     // answer instead of waiting for a body nobody will read.

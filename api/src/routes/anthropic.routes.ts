@@ -14,7 +14,7 @@ import { compatJobInput } from '../compat/job-input.js';
 import { routeModel } from '../compat/models.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { requireAdmittedUserKey, requireUserKey } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 
 /**
@@ -123,10 +123,11 @@ export function anthropicRoutes(deps: AppDeps): Router {
   const { config, services } = deps;
   const r = Router();
   const runner = createJobRunner(deps);
+  // count_tokens never reaches admission, so it keeps the uncached lookup (auth.ts).
   const auth = requireUserKey(services.auth);
   const body = jsonBody(config);
 
-  r.post('/v1/messages', auth, body, async (req, res) => {
+  r.post('/v1/messages', requireAdmittedUserKey(services.auth), body, async (req, res) => {
     const request = parseBody(messagesRequestSchema, req.body);
     const stream = request.stream === true;
     const input = compatJobInput(

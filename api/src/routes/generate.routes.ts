@@ -3,7 +3,7 @@ import { Router, type RequestHandler } from 'express';
 import type { AppDeps } from '../deps.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { requireAdmittedUserKey } from '../middleware/auth.js';
 import { markStage } from '../middleware/trace.js';
 import { parseBody } from '../validate.js';
 
@@ -14,7 +14,8 @@ import { parseBody } from '../validate.js';
 export function generateRoutes(deps: AppDeps): Router {
   const { config, services } = deps;
   const r = Router();
-  const auth = requireUserKey(services.auth);
+  // Every request here goes through admission, so a cached key lookup is safe (auth.ts).
+  const auth = requireAdmittedUserKey(services.auth);
   const body = jsonBody(config);
   const runner = createJobRunner(deps);
 

@@ -2,7 +2,7 @@ import { BridgeError, generateRequestSchema, PROVIDERS } from '@cli-bridge/share
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { requireAdmittedUserKey, requireUserKey } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body.js';
 import { JOB_STATUSES } from '../services/jobs.service.js';
 import { EVENT_ID, followJob, startSse } from '../sse.js';
@@ -39,9 +39,12 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,200}$/;
 export function jobsRoutes(deps: AppDeps): Router {
   const { services } = deps;
   const r = Router();
-  r.use('/jobs', requireUserKey(services.auth));
 
-  r.post('/jobs', jsonBody(deps.config), async (req, res) => {
+  // POST /jobs goes through admission, so it may take a cached key lookup (auth.ts); but not with
+  // an Idempotency-Key, whose repeat answers the existing job without admission. Registered
+  // before the other /jobs routes' uncached check, and ends the request, so that one never runs.
+  const submitAuth = requireAdmittedUserKey(services.auth, (req) => req.get('idempotency-key') === undefined);
+  r.post('/jobs', submitAuth, jsonBody(deps.config), async (req, res) => {
     const { provider, ...request } = parseBody(submitSchema, req.body);
     const idem = req.get('idempotency-key');
     if (idem !== undefined && !IDEMPOTENCY_KEY.test(idem)) {
@@ -62,6 +65,9 @@ export function jobsRoutes(deps: AppDeps): Router {
     res.setHeader('Location', `/jobs/${view.id}`);
     res.status(created ? 202 : 200).json(view);
   });
+
+  // Reading, listing, following and cancelling never reach admission: always looked up.
+  r.use('/jobs', requireUserKey(services.auth));
 
   r.get('/jobs', async (req, res) => {
     const q = parseQuery(listSchema, req.query);

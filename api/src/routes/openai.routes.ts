@@ -22,7 +22,7 @@ import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/
 import { compatJobInput } from '../compat/job-input.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { requireAdmittedUserKey } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 
 /**
@@ -178,35 +178,40 @@ export function openaiRoutes(deps: AppDeps): Router {
   const r = Router();
   const runner = createJobRunner(deps);
 
-  r.post('/v1/chat/completions', requireUserKey(services.auth), jsonBody(config), async (req, res) => {
-    const body = parseBody(chatRequestSchema, req.body);
-    refuseUnsupported(body);
-    const stream = body.stream === true;
-    const input = compatJobInput(
-      deps,
-      req,
-      res,
-      'openai',
-      body.model,
-      () => {
-        const content = createContentReader('chat', config);
-        const { system, turns } = readMessages(body.messages, content);
-        return {
-          conversation: renderConversation(system, turns, 'messages'),
-          images: content.images,
-          output: readOutputFormat(body.response_format, 'response_format', 'json_schema'),
-        };
-      },
-      stream,
-    );
-    const created = Math.floor(Date.now() / 1000);
-    if (!stream) {
-      res.json(completion(await runner.sync(input, res), created));
-      return;
-    }
-    const jobId = newJobId(input.provider);
-    const chunks = chunkRenderer(jobId, body.model, created, body.stream_options?.include_usage === true);
-    await runner.stream({ ...input, jobId }, res, chunks);
-  });
+  r.post(
+    '/v1/chat/completions',
+    requireAdmittedUserKey(services.auth),
+    jsonBody(config),
+    async (req, res) => {
+      const body = parseBody(chatRequestSchema, req.body);
+      refuseUnsupported(body);
+      const stream = body.stream === true;
+      const input = compatJobInput(
+        deps,
+        req,
+        res,
+        'openai',
+        body.model,
+        () => {
+          const content = createContentReader('chat', config);
+          const { system, turns } = readMessages(body.messages, content);
+          return {
+            conversation: renderConversation(system, turns, 'messages'),
+            images: content.images,
+            output: readOutputFormat(body.response_format, 'response_format', 'json_schema'),
+          };
+        },
+        stream,
+      );
+      const created = Math.floor(Date.now() / 1000);
+      if (!stream) {
+        res.json(completion(await runner.sync(input, res), created));
+        return;
+      }
+      const jobId = newJobId(input.provider);
+      const chunks = chunkRenderer(jobId, body.model, created, body.stream_options?.include_usage === true);
+      await runner.stream({ ...input, jobId }, res, chunks);
+    },
+  );
   return r;
 }

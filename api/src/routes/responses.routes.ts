@@ -26,7 +26,7 @@ import { jobEventError, openaiErrorBody, type JobEventPayload } from '../compat/
 import { compatJobInput } from '../compat/job-input.js';
 import { createJobRunner } from '../job-runner.js';
 import { jsonBody } from '../middleware/body.js';
-import { requireUserKey } from '../middleware/auth.js';
+import { requireAdmittedUserKey } from '../middleware/auth.js';
 import { parseBody } from '../validate.js';
 
 /**
@@ -244,7 +244,7 @@ export function responsesRoutes(deps: AppDeps): Router {
   const r = Router();
   const runner = createJobRunner(deps);
 
-  r.post('/v1/responses', requireUserKey(services.auth), jsonBody(config), async (req, res) => {
+  r.post('/v1/responses', requireAdmittedUserKey(services.auth), jsonBody(config), async (req, res) => {
     const body = parseBody(responsesRequestSchema, req.body);
     refuseUnsupported(body);
     const stream = body.stream === true;

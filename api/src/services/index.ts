@@ -24,6 +24,7 @@ import { createAdminHolds } from './holds.service.js';
 import { createIdempotency } from './idempotency.service.js';
 import { createJobWaiters } from './job-waiters.js';
 import { createJobsService } from './jobs.service.js';
+import { createKeyCache } from './key-cache.js';
 import { createKeyStore } from './key-store.js';
 import { createMetricsService } from './metrics.service.js';
 import { createSessionStore } from './session-store.js';
@@ -108,8 +109,11 @@ export function createApiServices(c: ApiClients) {
     }),
     /** Dashboard sessions (cookies opened with the admin key or a user key). */
     sessions,
-    /** What the auth middleware needs: the failed-authentication guard, the key index, sessions. */
-    auth: { config, redis, keys, sessions },
+    /**
+     * What the auth middleware needs: the failed-authentication guard, the key index, sessions,
+     * and the cache of successful lookups (per process; see key-cache.ts).
+     */
+    auth: { config, redis, keys, sessions, keyCache: createKeyCache({ ttlMs: config.KEY_CACHE_TTL_MS }) },
   };
 }
 
