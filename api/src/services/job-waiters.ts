@@ -52,7 +52,11 @@ export interface JobWaitersDeps {
   confirmPollMs?: number;
 }
 
-/** What a job removed from its queue ended as, for whoever waited for it. */
+/**
+ * What a job removed from its queue ended as, for whoever waited for it: removal is a cancel (a
+ * queued job deleted, its key revoked). Retention removes finished jobs too, but only the oldest
+ * past JOB_RETENTION_COUNT per queue, not one that finished within the last `fallbackMs`.
+ */
 const REMOVED_REASON = encodeFailure('cancelled', 'The job was removed before it finished');
 
 function fromStored(end: StoredJobEnd): Exclude<JobEnd, { status: 'timeout' | 'abandoned' }> {
@@ -165,8 +169,11 @@ export function createJobWaiters(deps: JobWaitersDeps) {
       void wait.ended.finally(() => (over = true));
       while (!over) {
         const [end] = await deps.storedEnds([jobId]).catch(() => [undefined]);
-        if (end) dispatch(jobId, fromStored(end));
-        else await new Promise((r) => setTimeout(r, confirmPollMs));
+        if (end) {
+          dispatch(jobId, fromStored(end));
+          break;
+        }
+        await new Promise((r) => setTimeout(r, confirmPollMs));
       }
       return wait.ended;
     },
