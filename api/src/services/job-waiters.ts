@@ -55,7 +55,7 @@ export interface JobWaitersDeps {
 /**
  * What a job removed from its queue ended as, for whoever waited for it: removal is a cancel (a
  * queued job deleted, its key revoked). Retention removes finished jobs too, but only the oldest
- * past JOB_RETENTION_COUNT per queue, not one that finished within the last `fallbackMs`.
+ * past JOB_RETENTION_COUNT per queue: a job that ended a second ago only if that many ended since.
  */
 const REMOVED_REASON = encodeFailure('cancelled', 'The job was removed before it finished');
 
