@@ -70,6 +70,10 @@ beforeAll(async () => {
   expect(failed.status).toBe(502);
   failedId = failed.json.error.job_id;
   waitingId = await submit(keyA, 'no worker for codex', 'codex');
+  // A sync answer can come a moment before BullMQ has recorded the job's end (the worker replies
+  // first): the listings below expect the records.
+  for (const id of completed) await untilState(id, 'completed');
+  await untilState(failedId, 'failed');
 });
 afterAll(() => h.cleanup());
 
@@ -192,7 +196,7 @@ describe('GET /admin/jobs/:id', () => {
   it('cuts the preview at 500 characters', async () => {
     const res = await generate(keyA, 'y'.repeat(600) + ' @@fake reply=' + 'z'.repeat(700) + '@@');
     expect(res.status).toBe(200);
-    const job = (await adminJob(res.json.job_id)).json;
+    const job = await untilState(res.json.job_id, 'completed');
     expect(job.result_preview).toBe('z'.repeat(500));
   });
 
