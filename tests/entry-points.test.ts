@@ -9,7 +9,9 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { ROOT, REDIS_URL, tempDir, uniquePrefix } from './helpers/env.js';
+import { deletePrefix } from './helpers/prefix.js';
 
 const API = join(ROOT, 'api/dist/main.js');
 
@@ -37,14 +39,26 @@ async function runApi(cwd: string, env: Record<string, string>) {
 }
 
 const servers: Server[] = [];
-afterAll(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))));
+/** The prefixes the APIs started here used: their queues' records are removed afterwards. */
+const prefixes: string[] = [];
+const prefix = (name: string) => {
+  const p = uniquePrefix(name);
+  prefixes.push(p);
+  return p;
+};
+afterAll(async () => {
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const redis = new Redis(REDIS_URL);
+  for (const p of prefixes) await deletePrefix(redis, p);
+  await redis.quit();
+});
 
 describe('the API entry point', () => {
   it('reads .env from its working directory; a variable of the real environment wins', async () => {
     const cwd = tempDir('dotenv');
     writeFileSync(
       join(cwd, '.env'),
-      ['PORT=0', `REDIS_PREFIX=${uniquePrefix('dotenv')}`, 'LOG_FORMAT=pretty', 'LOG_LEVEL=info'].join('\n'),
+      ['PORT=0', `REDIS_PREFIX=${prefix('dotenv')}`, 'LOG_FORMAT=pretty', 'LOG_LEVEL=info'].join('\n'),
     );
     // From the file alone: pretty lines, not JSON.
     const pretty = await runApi(cwd, {});
@@ -61,7 +75,7 @@ describe('the API entry point', () => {
     const port = await new Promise<number>((r) =>
       taken.listen(0, '127.0.0.1', () => r((taken.address() as { port: number }).port)),
     );
-    const res = await runApi(tempDir('port'), { PORT: String(port), REDIS_PREFIX: uniquePrefix('port') });
+    const res = await runApi(tempDir('port'), { PORT: String(port), REDIS_PREFIX: prefix('port') });
     expect(res.code).toBe(1);
     expect(res.stderr.trim()).toBe(
       `api failed to start: 127.0.0.1:${port} is already in use: stop what uses it, or set PORT`,
