@@ -260,9 +260,13 @@ export function briefOf(job: GenerateJob): JobBrief {
   };
 }
 
-/** A job's state in admin terms; undefined once BullMQ no longer holds it. */
-export async function adminJobState(job: GenerateJob): Promise<AdminJobState | undefined> {
-  const s = await job.getState();
+/**
+ * Job `id`'s state in admin terms; undefined once BullMQ no longer holds it. Read it before the
+ * job's record: the two reads are not one step, and a job seen finished is then read with its
+ * final fields (the other order can pair a finished state with the record of the run before).
+ */
+export async function adminJobState(queue: GenerateQueue, id: string): Promise<AdminJobState | undefined> {
+  const s = await queue.getJobState(id);
   if (s === 'prioritized' || s === 'waiting-children') return 'waiting';
   return (ADMIN_JOB_STATES as readonly string[]).includes(s) ? (s as AdminJobState) : undefined;
 }

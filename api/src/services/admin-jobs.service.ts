@@ -89,8 +89,8 @@ export function createAdminJobs(deps: AdminJobsDeps) {
   /** The job and its state; 404 when BullMQ no longer holds it (or never did). */
   async function load(id: string): Promise<{ job: GenerateJob; provider: Provider; state: AdminJobState }> {
     const provider = providerOfJobId(id);
-    const job = provider && (await deps.queues[provider].getJob(id));
-    const state = job ? await adminJobState(job) : undefined;
+    const state = provider && (await adminJobState(deps.queues[provider], id));
+    const job = state && (await deps.queues[provider].getJob(id));
     if (!provider || !job || !state) throw notFound(id);
     return { job, provider, state };
   }
