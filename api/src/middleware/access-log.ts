@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '@cli-bridge/shared';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 declare module 'node:http' {
   interface IncomingMessage {
@@ -30,6 +30,11 @@ function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** How a request appears in a log line: its id, method and URL as received (never headers or body). */
+export function requestLine(req: Request): { id?: string; method: string; url: string } {
+  return { id: req.id, method: req.method, url: req.originalUrl };
+}
+
 export function accessLog(logger: Logger): RequestHandler {
   const log = logger.child({ component: 'http' });
   return (req, res, next) => {
@@ -38,8 +43,8 @@ export function accessLog(logger: Logger): RequestHandler {
     res.setHeader('X-Request-Id', id);
     if (req.url === '/health') return next();
     const started = Date.now();
-    // As received: routers mounted on a path rewrite req.url while they run.
-    const line = { id, method: req.method, url: req.url };
+    // Taken now: the URL as received (routers mounted on a path rewrite req.url while they run).
+    const line = requestLine(req);
     const done = () => {
       res.removeListener('close', done);
       res.removeListener('finish', done);

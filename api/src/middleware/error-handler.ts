@@ -1,6 +1,7 @@
 import { BridgeError, errorBody, toBridgeError, type Logger } from '@cli-bridge/shared';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { anthropicErrorBody, dialectOf, openaiErrorBody } from '../compat/errors.js';
+import { requestLine } from './access-log.js';
 
 /**
  * Errors raised by Express itself and its body parser (http-errors: `status`, `expose`, `type`):
@@ -40,8 +41,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const be = fromHttpError(err) ?? toBridgeError(err);
     // Only the unexpected is logged here; the access log (access-log.ts) has every response.
     if (be.type === 'internal_error') {
-      const line = { id: req.id, method: req.method, url: req.originalUrl };
-      logger.error({ component: 'http', req: line, err: be.cause ?? be }, 'unhandled error');
+      logger.error({ component: 'http', req: requestLine(req), err: be.cause ?? be }, 'unhandled error');
     }
     if (be.retryAfterS !== undefined) res.setHeader('Retry-After', String(be.retryAfterS));
     // Refused before its body was read (no key, too large, ...): close the connection with the

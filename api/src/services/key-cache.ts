@@ -8,6 +8,10 @@
  * Keyed by the key's SHA-256 (never the raw key). Bounded: past `maxEntries` the oldest entry is
  * dropped (a Map keeps insertion order, and a hit re-inserts its entry, so this is LRU-ish).
  * An entry lives `ttlMs` from its lookup; an expired one is dropped when next read.
+ *
+ * Not lru-cache: a Map in insertion order gives the bound and the recency in these few lines, and
+ * lru-cache's expiry is off by its boundary (an entry read exactly `ttlMs` after it was set is
+ * still fresh there) and reuses a clock reading for a millisecond unless told otherwise.
  */
 
 export interface CachedKey {
