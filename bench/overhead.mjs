@@ -21,6 +21,7 @@ import {
   createKey,
   diffPercentiles,
   log,
+  profileArgs,
   runConcurrent,
   cpuMs,
   spawnDirect,
@@ -49,8 +50,8 @@ export async function setupBridgeAndDirect(ctx, { workerConcurrency = 2, env: ex
     WORKER_CONCURRENCY_CLAUDE: String(workerConcurrency),
     ...extraEnv,
   });
-  const api = await ctx.group.startApi(env);
-  let worker = await ctx.group.startWorker(env);
+  const api = await ctx.group.startApi(env, profileArgs('api'));
+  let worker = await ctx.group.startWorker(env, profileArgs('worker'));
   const key = await createKey(ctx.http, api.url);
   const auth = { authorization: `Bearer ${key}` };
 

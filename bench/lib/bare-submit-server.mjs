@@ -2,10 +2,26 @@
 // submit minimally must (parse JSON, BullMQ queue.add with the bridge's default job options,
 // answer 202 {id, status}), and nothing else: no auth, no logging, no validation.
 // Run as its own process: env REDIS_URL, REDIS_PREFIX; prints {"url": ...} on stdout when ready.
+//
+// For `submit-throughput --ablation`, two of the bridge's own parts can be added, one at a time,
+// to see what each costs in throughput (never part of the baseline itself):
+// - BARE_ADMIT_PREFIX + BARE_ADMIT_KEY_ID: the bridge's admission (shared/src/admission.ts, the
+//   same script and settings as an async submit) for that key of that bridge, before the add;
+// - BARE_LOG=1: the API's own access log middleware (api/src/middleware/access-log.ts: request
+//   id, one line per request) over the bridge's logger (shared/src/logger.ts).
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import express from 'express';
-import { defaultJobOptions, loadConfig } from '@cli-bridge/shared';
+import { Redis } from 'ioredis';
+import {
+  admissionSettings,
+  createAdmission,
+  createLogger,
+  defaultJobOptions,
+  loadConfig,
+  redisKeys,
+} from '@cli-bridge/shared';
+import { accessLog } from '../../api/dist/middleware/access-log.js';
 
 const config = loadConfig({ REDIS_URL: process.env.REDIS_URL, REDIS_PREFIX: process.env.REDIS_PREFIX });
 const u = new URL(config.REDIS_URL);
@@ -22,11 +38,27 @@ const queue = new Queue('claude', {
 queue.on('error', () => {});
 await queue.waitUntilReady();
 
+let admit;
+let admitRedis;
+if (process.env.BARE_ADMIT_PREFIX) {
+  admitRedis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const admission = createAdmission({
+    redis: admitRedis,
+    keys: redisKeys(process.env.BARE_ADMIT_PREFIX),
+    waitListKey: () => `${config.REDIS_PREFIX}:claude:wait`,
+    ...admissionSettings({ ...config, MAX_QUEUED_PER_KEY: 0, MAX_QUEUED_PER_PROVIDER: 0 }),
+  });
+  const caller = { keyId: process.env.BARE_ADMIT_KEY_ID, keyName: 'bench' };
+  admit = (jobId) => admission.admit(caller, 'claude', jobId);
+}
 const app = express();
+if (process.env.BARE_LOG) app.use(accessLog(createLogger({ level: 'info', name: 'bare' })));
 app.use(express.json({ limit: config.BODY_LIMIT_BYTES }));
 app.post('/jobs', async (req, res) => {
   try {
     const b = req.body ?? {};
+    const jobId = randomUUID();
+    await admit?.(jobId);
     const job = await queue.add(
       'generate',
       {
@@ -39,7 +71,7 @@ app.post('/jobs', async (req, res) => {
         stream: false,
         submittedAt: Date.now(),
       },
-      { jobId: randomUUID() },
+      { jobId },
     );
     res.status(202).json({ id: job.id, status: 'queued' });
   } catch (err) {
@@ -53,5 +85,6 @@ process.on('SIGTERM', async () => {
   server.close();
   server.closeAllConnections();
   await queue.close();
+  admitRedis?.disconnect();
   process.exit(0);
 });

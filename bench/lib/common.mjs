@@ -28,6 +28,22 @@ export const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
   }
 }
 
+/**
+ * Node flags that profile a bench's process when BENCH_PROFILE=1: `--cpu-prof` into
+ * /tmp/prof/<role> (read the .cpuprofile with Chrome's DevTools or any cpuprofile reader).
+ */
+export function profileArgs(role) {
+  return process.env.BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=/tmp/prof/${role}`] } : {};
+}
+
+/**
+ * Extra environment for the bridge processes a bench starts, from BENCH_EXTRA_ENV (a JSON
+ * object), for experiments: e.g. BENCH_EXTRA_ENV='{"KEY_CACHE_TTL_MS":"0"}'.
+ */
+function extraEnv() {
+  return JSON.parse(process.env.BENCH_EXTRA_ENV ?? '{}');
+}
+
 export function newRedis() {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: 3, connectionName: 'cli-bridge:bench' });
 }
@@ -58,6 +74,7 @@ export function bridgeEnv(prefix, overrides = {}) {
     // Every bench but `warm` measures cold spawns (the bridge's own overhead over a direct spawn).
     WARM_POOL_MAX: '0',
     ...overrides,
+    ...extraEnv(),
   };
 }
 
@@ -72,6 +89,7 @@ export function createProcessGroup() {
     script = kind === 'api' ? 'api/dist/main.js' : 'worker/dist/main.js',
     isReady,
     nodeArgs = [],
+    { readLogs = true } = {},
   ) {
     const readyMsg = kind === 'api' ? 'api listening' : 'worker started';
     isReady ??= (obj) => obj.msg === readyMsg;
@@ -108,7 +126,8 @@ export function createProcessGroup() {
     };
     procs.add(entry);
     const ready = new Promise((resolveReady, reject) => {
-      createInterface({ input: proc.stdout }).on('line', (line) => {
+      const lines = createInterface({ input: proc.stdout });
+      lines.on('line', (line) => {
         tail.push(line);
         if (tail.length > 50) tail.shift();
         let obj;
@@ -126,6 +145,13 @@ export function createProcessGroup() {
           entry.traces.set(obj.jobId, obj.stages);
         if (isReady(obj)) {
           if (obj.url) entry.url = String(obj.url);
+          if (!readLogs) {
+            // The process's log is drained unread from here on: parsing thousands of lines a
+            // second would take CPU from the load generator sharing this process.
+            lines.close();
+            proc.stdout.on('data', () => {});
+            proc.stdout.resume();
+          }
           resolveReady(entry);
         }
       });
@@ -139,9 +165,14 @@ export function createProcessGroup() {
 
   // "api listening" is logged before the API's Redis client is connected: requests in the first
   // few tens of ms answer 503. Wait for GET /ready = 200, as a load balancer's probe would.
-  /** `opts.nodeArgs`: extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile. */
+  /**
+   * `opts.nodeArgs`: extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] to profile;
+   * `opts.readLogs: false`: drain its log unread once it is ready (no `tail`, warnings or traces).
+   */
   async function startApi(env, opts = {}) {
-    const api = await start('api', env, undefined, undefined, opts.nodeArgs);
+    const api = await start('api', env, undefined, undefined, opts.nodeArgs, {
+      readLogs: opts.readLogs ?? true,
+    });
     const client = createHttpClient();
     try {
       for (let i = 0; ; i++) {
@@ -160,8 +191,11 @@ export function createProcessGroup() {
   return {
     startApi,
     startWorker: (env, opts = {}) => start('worker', env, undefined, undefined, opts.nodeArgs),
-    /** Any other Node script that prints a JSON line with `url` when it is ready. */
-    startServer: (script, env) => start('server', env, script, (obj) => typeof obj.url === 'string'),
+    /** Any other Node script that prints a JSON line with `url` when it is ready (`opts` as startApi's). */
+    startServer: (script, env, opts = {}) =>
+      start('server', env, script, (obj) => typeof obj.url === 'string', opts.nodeArgs, {
+        readLogs: opts.readLogs ?? true,
+      }),
     async stopAll() {
       await Promise.all([...procs].map((p) => p.stop()));
     },
