@@ -69,6 +69,29 @@ describe('accessLog', async () => {
     expect(lines.filter((l) => (l.req as { id?: string }).id === 'req-1')).toHaveLength(1);
   });
 
+  it("never writes a header, a cookie or the body (its lines skip the logger's redaction)", async () => {
+    const secret = 'sk-bridge-access-log-secret';
+    const res = await fetch(`${url}/api/jobs?limit=1`, {
+      method: 'POST',
+      headers: {
+        'x-request-id': 'req-secret',
+        authorization: `Bearer ${secret}`,
+        'x-api-key': secret,
+        cookie: `cb_admin=${secret}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ key: secret, systemPrompt: secret, userPrompt: secret }),
+    });
+    expect(res.status).toBe(202);
+    const line = await lineOf('req-secret');
+    expect(JSON.stringify(line)).not.toContain(secret);
+    // Exactly the documented fields, nothing a request could add.
+    expect(Object.keys(line).sort()).toEqual(
+      ['component', 'jobId', 'level', 'msg', 'name', 'pid', 'req', 'res', 'responseTime', 'time'].sort(),
+    );
+    expect(Object.keys(line.req as object).sort()).toEqual(['id', 'method', 'url']);
+  });
+
   it('gives a request without a sane x-request-id a UUID', async () => {
     const res = await fetch(`${url}/down`, { headers: { 'x-request-id': 'bad id' } });
     const id = res.headers.get('x-request-id')!;
