@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A fixed, greppable prefix so secret scanners can spot leaked keys. */
 export const API_KEY_PREFIX = 'cbk_';
@@ -11,9 +11,12 @@ export function generateApiKey(): string {
   return API_KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
-/** SHA-256 hex: the only form in which a key is stored. */
+/**
+ * SHA-256 hex: the only form in which a key is stored. Computed on every authenticated request,
+ * with the one-shot `crypto.hash` (about a quarter of `createHash`'s cost: no Hash object).
+ */
 export function hashApiKey(raw: string): string {
-  return createHash('sha256').update(raw, 'utf8').digest('hex');
+  return hash('sha256', raw, 'hex');
 }
 
 /**
@@ -21,8 +24,8 @@ export function hashApiKey(raw: string): string {
  * the length of the secret leaks through timing.
  */
 export function safeEqual(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a, 'utf8').digest();
-  const hb = createHash('sha256').update(b, 'utf8').digest();
+  const ha = hash('sha256', a, 'buffer');
+  const hb = hash('sha256', b, 'buffer');
   return timingSafeEqual(ha, hb);
 }
 
