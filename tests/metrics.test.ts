@@ -80,6 +80,20 @@ describe('GET /metrics', () => {
     expect(res.status).toBe(401);
   });
 
+  it("keeps Node's default process metrics, the event loop's delay among them", async () => {
+    // Sampled every EVENT_LOOP_SAMPLE_MS (100 ms): wait for a few samples.
+    await new Promise((r) => setTimeout(r, 350));
+    const { samples } = await scrape();
+    for (const name of [
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+    ]) {
+      expect(value(samples, name), name).toBeGreaterThan(0);
+    }
+    expect(value(samples, 'nodejs_eventloop_lag_max_seconds')).toBeLessThan(60);
+  });
+
   it('counts HTTP requests per route, provider, model, status and key name; never a raw path, key or job id', async () => {
     const res = await postJson(
       `${api.url}/generate`,

@@ -92,9 +92,15 @@ export interface RequestObservation {
   seconds: number;
 }
 
+/** How often the event loop's delay is sampled for `nodejs_eventloop_lag_*` (ms). */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export function createMetricsService(deps: MetricsDeps) {
   const register = new Registry();
-  collectDefaultMetrics({ register });
+  // The event loop's delay is sampled every 100 ms, not prom-client's default 10 ms: a timer every
+  // 10 ms woke an idle API 100 times a second (about 1% of a core on a 2-vCPU VM, for samples no
+  // dashboard looks at that finely; BENCHMARKS.md, "Idle wake-ups").
+  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   let snap: Snapshot | undefined;
   const registers = [register];
 
