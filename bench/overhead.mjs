@@ -20,6 +20,7 @@ import {
   createBenchContext,
   createKey,
   diffPercentiles,
+  idleCost,
   log,
   profileArgs,
   runConcurrent,
@@ -239,6 +240,9 @@ export async function run(opts = {}) {
   const ctx = createBenchContext('overhead');
   try {
     const sides = await setupBridgeAndDirect(ctx, { workerConcurrency: 2 });
+    // What the two processes cost doing nothing (timers, heartbeats), part of every request's CPU.
+    log('overhead: 5 s idle');
+    const idle = await idleCost({ api: sides.api.pid, worker: sides.worker.pid });
     log(`overhead: warm-up ${o.warmup} per side`);
     await runConcurrent(o.warmup, 1, sides.bridge);
     await runConcurrent(o.warmup, 1, sides.direct);
@@ -277,6 +281,9 @@ export async function run(opts = {}) {
     const met = runsMet >= runsRequired(o.runs);
     const table = [];
     table.push(statsRow('reference: GET /health @1', health));
+    table.push({
+      series: `idle, per second: api ${idle.api.cpuMsPerS} ms CPU, ${idle.api.wakeupsPerS} wake-ups; worker ${idle.worker.cpuMsPerS} ms CPU, ${idle.worker.wakeupsPerS} wake-ups`,
+    });
     if (c1runs.length > 1) {
       c1runs.forEach((m, i) =>
         table.push({
@@ -313,6 +320,7 @@ export async function run(opts = {}) {
       c1runs,
       cMany,
       health,
+      idle,
       target: { ...TARGET, atConcurrency: 1, runs: o.runs, runsMet, runsRequired: runsRequired(o.runs), met },
       errors: sides.errors(),
       warnings: { api: sides.api.warnings, worker: sides.worker.warnings },

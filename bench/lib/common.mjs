@@ -235,6 +235,31 @@ export function cpuMs(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime, stime
 }
 
+/**
+ * What processes cost while idle, over `ms`: CPU (ms per second, all threads) and how often the
+ * main thread woke (voluntary context switches per second), per pid.
+ */
+export async function idleCost(pids, ms = 5_000) {
+  const read = (pid) => {
+    const sw = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+    return { cpu: cpuMs(pid), wakeups: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(sw)?.[1] ?? NaN) };
+  };
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, read(pid)]));
+  await new Promise((r) => setTimeout(r, ms));
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => {
+      const after = read(pid);
+      return [
+        name,
+        {
+          cpuMsPerS: Math.round(((after.cpu - before[name].cpu) / ms) * 1000 * 10) / 10,
+          wakeupsPerS: Math.round(((after.wakeups - before[name].wakeups) / ms) * 1000 * 10) / 10,
+        },
+      ];
+    }),
+  );
+}
+
 /** A keep-alive HTTP client for 127.0.0.1 (lighter than fetch, so less client time in the figures). */
 export function createHttpClient() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
