@@ -33,6 +33,25 @@ function take(p: WarmPool<string>, key: string) {
 }
 
 /** A child of `ppid`, from /proc. */
+/** A process's command name (empty once it is gone). */
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A process's state letter (`S` = sleeping; empty once it is gone). */
+function state(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  } catch {
+    return '';
+  }
+}
+
 function childPid(ppid: number): number | undefined {
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -163,7 +182,16 @@ describe('warm pool', () => {
       env: { PATH: '/usr/bin:/bin' },
     });
     const pgid = cli.pid!;
-    const child = await waitFor(() => childPid(pgid), 2_000, 'the child in the group');
+    // Once the child runs `cat` (blocked on stdin), not while it is still the shell's fork on its
+    // way to exec: only then do the sizes hold still between the reads below.
+    const child = await waitFor(
+      () => {
+        const pid = childPid(pgid);
+        return pid !== undefined && comm(pid) === 'cat' && state(pid) === 'S' ? pid : undefined;
+      },
+      2_000,
+      'the child in the group, waiting in cat',
+    );
     const group = procTreeRssBytes(pgid)!;
     expect(group).toBeGreaterThanOrEqual(procRssBytes(pgid)! + procRssBytes(child)!);
     await cli.kill();
