@@ -23,6 +23,7 @@ import {
   createKey,
   deletePrefix,
   log,
+  median,
   profileArgs,
   REDIS_URL,
 } from './lib/common.mjs';
@@ -89,7 +90,6 @@ async function block(side, redis, o) {
 }
 
 const round2 = (x) => Math.round(x * 100) / 100;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function figures(s) {
   return {
@@ -206,10 +206,10 @@ export async function run(opts = {}) {
       ...(sides.length > 2
         ? { ablation: Object.fromEntries(sides.slice(1, -1).map((s) => [s.name, figures(s)])) }
         : {}),
-      table: sides.map((s) => ({
-        ...row(s.name, figures(s)),
-        '× bare': round2(figures(s).reqPerSec / b.reqPerSec),
-      })),
+      table: sides.map((s) => {
+        const f = figures(s);
+        return { ...row(s.name, f), '× bare': round2(f.reqPerSec / b.reqPerSec) };
+      }),
       notes: [
         `bridge / baseline throughput: ${ratio}× (target ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}); per-block ratios ${bridge.blockRates.map((x, i) => round2(x / bare.blockRates[i])).join(', ')}.`,
         `autocannon: ${o.connections} connections, pipelining 1, ${o.rounds} rounds of ${o.blockS} s blocks per side, alternating order, after ${o.warmupS} s warm-up each; no failed request on either side.`,

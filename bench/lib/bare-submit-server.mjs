@@ -45,7 +45,7 @@ if (process.env.BARE_ADMIT_PREFIX) {
   const admission = createAdmission({
     redis: admitRedis,
     keys: redisKeys(process.env.BARE_ADMIT_PREFIX),
-    waitListKey: () => `${config.REDIS_PREFIX}:claude:wait`,
+    waitListKey: () => queue.toKey('wait'),
     ...admissionSettings({ ...config, MAX_QUEUED_PER_KEY: 0, MAX_QUEUED_PER_PROVIDER: 0 }),
   });
   const caller = { keyId: process.env.BARE_ADMIT_KEY_ID, keyName: 'bench' };
