@@ -44,6 +44,16 @@ const untilState = (id: string, state: string) =>
     10_000,
     `job ${id} ${state}`,
   );
+/**
+ * A sync generate that fails (502), once BullMQ records the job as failed: the answer can come a
+ * moment before that record (the worker's reply precedes BullMQ's own completion).
+ */
+const failedGenerate = async (key: string, userPrompt: string) => {
+  const res = await generate(key, userPrompt);
+  expect(res.status).toBe(502);
+  await untilState(res.json.error.job_id, 'failed');
+  return res;
+};
 const requestsToday = async (name: string) =>
   (await call('GET', `/admin/keys/${name}`)).json.usage.today.requests as number;
 
@@ -238,8 +248,7 @@ describe('POST /admin/jobs/:id/retry', () => {
 
   it("meets the key's limits like a new request", async () => {
     const capped = await h.createKey(url, 'jobs-capped', { maxRequestsPerDay: 1 });
-    const failed = await generate(capped, '@@fake mode=error-401@@');
-    expect(failed.status).toBe(502);
+    const failed = await failedGenerate(capped, '@@fake mode=error-401@@');
     const res = await call('POST', `/admin/jobs/${failed.json.error.job_id}/retry`);
     expect(res.status).toBe(429);
     expect(res.json.error).toMatchObject({ type: 'limit_exceeded', limit: 'maxRequestsPerDay' });
@@ -248,7 +257,7 @@ describe('POST /admin/jobs/:id/retry', () => {
 
   it("reserves the key's cost bound of now: the new run gets it as its budget", async () => {
     const raw = await h.createKey(url, 'jobs-dollar');
-    const failed = await generate(raw, '@@fake mode=error-401@@');
+    const failed = await failedGenerate(raw, '@@fake mode=error-401@@');
     const id = failed.json.error.job_id;
     const data = async () => JSON.parse((await h.redis.hget(`${h.prefix}:claude:${id}`, 'data'))!);
     expect((await data()).costBoundMicros).toBeUndefined();
@@ -261,7 +270,7 @@ describe('POST /admin/jobs/:id/retry', () => {
 
   it('answers 409 for a job whose key was revoked, or that is not failed; 404 for an unknown one', async () => {
     const doomed = await h.createKey(url, 'jobs-doomed');
-    const failed = await generate(doomed, '@@fake mode=error-401@@');
+    const failed = await failedGenerate(doomed, '@@fake mode=error-401@@');
     expect((await call('DELETE', '/admin/keys/jobs-doomed')).status).toBe(200);
     const revoked = await call('POST', `/admin/jobs/${failed.json.error.job_id}/retry`);
     expect(revoked.status).toBe(409);
